@@ -1,0 +1,1 @@
+"""Inspect entry point: every @task and @modelapi of the package, imported flat."""

@@ -1,0 +1,148 @@
+"""The ``firefly`` command line (typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from firefly_eval import __version__
+
+console = Console()
+app = typer.Typer(help="firefly: verified tool-call data from real MCP servers, replayed offline, "
+                       "evaluated with Inspect.", no_args_is_help=True, add_completion=False)
+fleet_app = typer.Typer(help="Install the MCP servers of a fleet into isolated environments.",
+                        no_args_is_help=True)
+servers_app = typer.Typer(help="Inspect and health-check the servers of a fleet.", no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+app.add_typer(servers_app, name="servers")
+
+FleetOpt = typer.Option(None, "--fleet", "-f", help="Fleet file (mcpServers JSON). Default: the shipped offline fleet.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"firefly-eval {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                      help="Print the version and exit.")) -> None:
+    """firefly: generate, simulate, evaluate."""
+
+
+def _load(fleet: Optional[Path]):
+    from firefly_eval.mcp.config import FleetConfigError, load_fleet
+
+    try:
+        return load_fleet(fleet)
+    except FleetConfigError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+@fleet_app.command("install")
+def fleet_install(fleet: Optional[Path] = FleetOpt,
+                  workers: int = typer.Option(4, help="Parallel installs."),
+                  only: Optional[list[str]] = typer.Option(None, "--only", help="Install only these servers.")) -> None:
+    """Install every server of the fleet into ./.firefly/fleet (idempotent: a second run does nothing)."""
+    from firefly_eval.mcp.install import install_fleet
+
+    specs = _load(fleet)
+    if only:
+        specs = [s for s in specs if s.name in set(only)]
+    t0 = time.perf_counter()
+    with Progress(TextColumn("[bold]install"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=console) as progress:
+        task = progress.add_task("", total=len(specs))
+
+        def done(res):
+            progress.update(task, advance=1, description=f"{res.server}: {res.status}")
+
+        results = install_fleet(specs, workers=workers, on_done=done)
+    table = Table("server", "status", "seconds", "detail")
+    for r in results:
+        color = {"failed": "red", "installed": "green"}.get(r.status, "dim")
+        table.add_row(r.server, f"[{color}]{r.status}[/{color}]", f"{r.seconds:.1f}", r.detail[-200:])
+    console.print(table)
+    failed = [r for r in results if r.status == "failed"]
+    console.print(f"{len(results) - len(failed)}/{len(results)} servers ready in {time.perf_counter() - t0:.1f}s")
+    if failed:
+        raise typer.Exit(1)
+
+
+@servers_app.command("list")
+def servers_list(fleet: Optional[Path] = FleetOpt) -> None:
+    """List the servers of a fleet with their pins and flags."""
+    specs = _load(fleet)
+    table = Table("server", "package", "license", "stateful", "deterministic", "host code")
+    for s in specs:
+        table.add_row(s.name, s.pin, s.license, "y" if s.stateful else "n", "y" if s.deterministic else "n",
+                      "y" if s.host_code else "n")
+    console.print(table)
+    console.print(f"{len(specs)} servers")
+
+
+@servers_app.command("check")
+def servers_check(fleet: Optional[Path] = FleetOpt,
+                  json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
+                  timeout: float = typer.Option(60.0, help="Start timeout per server (seconds).")) -> None:
+    """Start every server, list its tools, make its harmless sample call; print a table."""
+    from firefly_eval.mcp.fleet import Fleet
+
+    specs = _load(fleet)
+
+    async def run():
+        fl = Fleet(specs, start_timeout=timeout)
+        try:
+            t0 = time.perf_counter()
+            reports = await fl.start()
+            samples = {}
+            for spec in specs:
+                if spec.sample_call and spec.name not in fl.failed:
+                    try:
+                        rec = await fl.call(spec.name, spec.sample_call["tool"], spec.sample_call.get("arguments", {}))
+                        samples[spec.name] = ("error: " if rec.is_error else "") + rec.text()[:60]
+                    except Exception as exc:  # noqa: BLE001
+                        samples[spec.name] = f"failed: {exc}"[:60]
+            return reports, samples, time.perf_counter() - t0
+        finally:
+            await fl.close()
+
+    reports, samples, elapsed = asyncio.run(run())
+    table = Table("server", "status", "#tools", "start s", "sample call / error")
+    for r in sorted(reports, key=lambda r: r.server):
+        status = "[green]up[/green]" if r.ok else "[red]down[/red]"
+        table.add_row(r.server, status, str(len(r.tools)), f"{r.seconds:.1f}",
+                      samples.get(r.server, "") if r.ok else r.error.splitlines()[0][:120])
+    console.print(table)
+    up = [r for r in reports if r.ok]
+    n_tools = sum(len(r.tools) for r in up)
+    console.print(f"{len(up)}/{len(reports)} servers up, {n_tools} tools, {elapsed:.1f}s")
+    if json_out:
+        json_out.write_text(json.dumps([{"server": r.server, "ok": r.ok, "tools": len(r.tools),
+                                         "seconds": round(r.seconds, 2), "error": r.error} for r in reports], indent=2))
+    if not up:
+        raise typer.Exit(1)
+
+
+def _register_subcommands() -> None:
+    # Sub-apps live next to their subsystems; imported lazily so `firefly --help` stays fast.
+    from firefly_eval.cli_ext import register
+
+    register(app)
+
+
+try:
+    _register_subcommands()
+except ImportError as _exc:  # pragma: no cover - only while a subsystem is missing
+    if "cli_ext" not in str(_exc):
+        raise

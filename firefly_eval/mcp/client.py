@@ -1,0 +1,358 @@
+"""One live MCP server over stdio, driven through the official ``mcp`` SDK.
+
+The connection is owned by a background task (the SDK's context managers must be entered
+and left in one task); callers use :meth:`ServerConnection.list_tools` and
+:meth:`ServerConnection.call_tool` from any task. Requests go through the SDK session's
+JSON-RPC dispatcher *without* the SDK's strict result models: real servers publish schemas
+without ``"type"``, or results that do not match their own ``outputSchema``, and the
+product must still work with them (the raw dict is normalised here instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import get_default_environment, stdio_client
+
+from firefly_eval.mcp.config import expand, firefly_home, redact
+from firefly_eval.schema import ServerSpec, ToolSpec
+
+__all__ = [
+    "DEFAULT_MAX_OUTPUT_CHARS",
+    "ServerConnection",
+    "ServerError",
+    "ServerStartError",
+    "ToolCallTimeout",
+    "normalize_input_schema",
+    "resolve_command",
+]
+
+DEFAULT_MAX_OUTPUT_CHARS = 20_000
+
+
+class ServerError(RuntimeError):
+    """An infrastructure failure of a server (crash, closed pipe, protocol garbage)."""
+
+
+class ServerStartError(ServerError):
+    """The server did not start or did not finish the MCP handshake."""
+
+
+class ToolCallTimeout(ServerError):
+    """The server did not answer a tool call in time (the server is restarted)."""
+
+
+def _npm_bin(prefix: Path, package: str) -> str | None:
+    pkg_json = prefix / "node_modules" / package / "package.json"
+    try:
+        data = json.loads(pkg_json.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    bins = data.get("bin")
+    if isinstance(bins, str):
+        name = package.split("/")[-1]
+    elif isinstance(bins, dict) and bins:
+        name = next(iter(bins))
+    else:
+        return None
+    path = prefix / "node_modules" / ".bin" / name
+    return str(path) if path.exists() else None
+
+
+def resolve_command(spec: ServerSpec, fleet_dir: Path | None = None) -> tuple[str, list[str]]:
+    """Map the standard ``uvx --from PKG==V BIN`` / ``npx -y PKG@V`` entry to the local install.
+
+    When the server was installed by ``firefly fleet install``, its isolated environment is
+    used directly (fast, offline); otherwise the entry runs as written.
+    """
+    fleet_dir = fleet_dir or firefly_home() / "fleet"
+    args = list(spec.args)
+    env_dir = fleet_dir / spec.name
+    if spec.command == "uvx" and "--from" in args:
+        i = args.index("--from")
+        rest = args[i + 2 :]
+        if rest:
+            local = env_dir / "bin" / rest[0]
+            if local.exists():
+                return str(local), rest[1:]
+    if spec.command == "npx" and spec.package:
+        rest = [a for a in args if a not in ("-y", "--yes")]
+        rest = [a for a in rest if not a.startswith(spec.package)]
+        local_bin = _npm_bin(env_dir, spec.package)
+        if local_bin:
+            return local_bin, rest
+    return spec.command, args
+
+
+def normalize_input_schema(schema: Any) -> dict[str, Any]:
+    """Lenient view of a tool's inputSchema: always an object schema with ``properties``."""
+    if not isinstance(schema, dict):
+        return {"type": "object", "properties": {}}
+    schema = dict(schema)
+    schema.setdefault("type", "object")
+    if not isinstance(schema.get("properties"), dict):
+        schema["properties"] = {}
+    return schema
+
+
+def _cap_result(result: dict[str, Any], max_chars: int) -> dict[str, Any]:
+    """Truncate oversize text/binary blocks and mark the result as truncated."""
+    truncated = False
+    blocks = []
+    budget = max_chars
+    for block in result.get("content") or []:
+        if not isinstance(block, dict):
+            continue
+        block = dict(block)
+        if block.get("type") == "text":
+            text = str(block.get("text", ""))
+            if len(text) > budget:
+                block["text"] = text[: max(budget, 0)] + f"\n[truncated {len(text) - max(budget, 0)} chars]"
+                truncated = True
+            budget -= len(text)
+        elif "data" in block and isinstance(block["data"], str) and len(block["data"]) > max_chars:
+            block["data"] = ""
+            block["firefly_omitted_bytes"] = len(base64.b64decode(block.get("data") or "", validate=False))
+            truncated = True
+        blocks.append(block)
+    out: dict[str, Any] = {"content": blocks, "isError": bool(result.get("isError", False))}
+    sc = result.get("structuredContent")
+    if sc is not None:
+        if len(json.dumps(sc, default=str)) > max_chars:
+            truncated = True
+        else:
+            out["structuredContent"] = sc
+    if truncated:
+        out["_meta"] = {"firefly/truncated": True}
+    return out
+
+
+class ServerConnection:
+    """A live stdio MCP server with timeouts, bounded concurrency and restart on crash."""
+
+    def __init__(
+        self,
+        spec: ServerSpec,
+        *,
+        sandbox: Path | None = None,
+        fleet_dir: Path | None = None,
+        call_timeout: float = 30.0,
+        start_timeout: float = 60.0,
+        max_concurrency: int = 4,
+        max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+    ) -> None:
+        self.spec = spec
+        self.sandbox = sandbox
+        self.fleet_dir = fleet_dir
+        self.call_timeout = call_timeout
+        self.start_timeout = start_timeout
+        self.max_output_chars = max_output_chars
+        self._sem = asyncio.Semaphore(max_concurrency)
+        self._session: ClientSession | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+        self._ready = asyncio.Event()
+        self._start_error: BaseException | None = None
+        self._lock = asyncio.Lock()
+        self._secrets: list[str] = []
+        self._errlog_path: Path | None = None
+        self.server_version = ""
+        self.start_seconds = 0.0
+        self.restarts = 0
+
+    # ---- lifecycle -------------------------------------------------------------------
+    def _params(self) -> StdioServerParameters:
+        variables = {"SANDBOX": str(self.sandbox) if self.sandbox else tempfile.gettempdir()}
+        command, args = resolve_command(self.spec, self.fleet_dir)
+        args = [expand(a, variables) for a in args]
+        env = {}
+        for key, value in self.spec.env.items():
+            expanded = expand(value, variables)
+            if value != expanded and "${SANDBOX}" not in value:
+                self._secrets.append(expanded)
+            env[key] = expanded
+        if self.sandbox is not None:
+            # servers that write under ~ or cwd stay inside the sandbox
+            home = self.sandbox / ".home"
+            home.mkdir(parents=True, exist_ok=True)
+            env.setdefault("HOME", str(home))
+        full_env = get_default_environment() | env
+        if command != "uvx" and "PATH" in os.environ:
+            full_env.setdefault("PATH", os.environ["PATH"])
+        if shutil.which(command, path=full_env.get("PATH")) is None and not Path(command).exists():
+            raise ServerStartError(
+                f"server {self.spec.name!r}: command not found: {command!r}"
+                + (" (run `firefly fleet install`)" if self.spec.package else "")
+            )
+        cwd = str(self.sandbox) if self.sandbox else None
+        return StdioServerParameters(command=command, args=args, env=full_env, cwd=cwd,
+                                     encoding_error_handler="replace")
+
+    def stderr_tail(self, n: int = 1500) -> str:
+        """Last characters the server wrote to stderr, with secrets redacted."""
+        if not self._errlog_path or not self._errlog_path.exists():
+            return ""
+        text = self._errlog_path.read_text(errors="replace")[-n:]
+        return redact(text, self._secrets)
+
+    async def _run(self, params: StdioServerParameters) -> None:
+        fd, path = tempfile.mkstemp(prefix=f"firefly-{self.spec.name}-", suffix=".stderr")
+        os.close(fd)
+        self._errlog_path = Path(path)
+        try:
+            with open(path, "w") as errlog:
+                async with stdio_client(params, errlog=errlog) as (read, write):
+                    async with ClientSession(read, write) as session:
+                        init = await session.initialize()
+                        info = getattr(init, "server_info", None) or getattr(init, "serverInfo", None)
+                        self.server_version = str(getattr(info, "version", "") or "")
+                        self._session = session
+                        self._ready.set()
+                        await self._stop.wait()
+        except BaseException as exc:  # noqa: BLE001 - reported to the waiting caller
+            self._start_error = exc
+        finally:
+            self._session = None
+            self._ready.set()
+
+    async def start(self) -> None:
+        """Start the process and finish the MCP handshake, or raise ServerStartError."""
+        async with self._lock:
+            if self._session is not None:
+                return
+            params = self._params()
+            self._stop = asyncio.Event()
+            self._ready = asyncio.Event()
+            self._start_error = None
+            t0 = time.perf_counter()
+            self._runner = asyncio.create_task(self._run(params))
+            try:
+                await asyncio.wait_for(self._ready.wait(), self.start_timeout)
+            except asyncio.TimeoutError:
+                await self._kill()
+                raise ServerStartError(
+                    f"server {self.spec.name!r} did not answer the handshake in {self.start_timeout:.0f}s;"
+                    f" stderr tail:\n{self.stderr_tail()}"
+                ) from None
+            if self._session is None:
+                err = self._start_error
+                msg = redact(f"{type(err).__name__}: {err}", self._secrets) if err else "exited"
+                raise ServerStartError(
+                    f"server {self.spec.name!r} failed to start ({msg}); stderr tail:\n{self.stderr_tail()}"
+                )
+            self.start_seconds = time.perf_counter() - t0
+
+    async def _kill(self) -> None:
+        self._stop.set()
+        if self._runner is not None:
+            self._runner.cancel()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), 10)
+            except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001
+                pass
+        self._session = None
+        self._runner = None
+
+    async def close(self) -> None:
+        """Stop the server process."""
+        self._stop.set()
+        if self._runner is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), 5)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                await self._kill()
+        self._session = None
+        self._runner = None
+        if self._errlog_path and self._errlog_path.exists():
+            self._errlog_path.unlink(missing_ok=True)
+
+    async def restart(self) -> None:
+        """Kill and start again (used after a crash or a hung call)."""
+        await self._kill()
+        self.restarts += 1
+        await self.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._session is not None and self._runner is not None and not self._runner.done()
+
+    async def __aenter__(self) -> ServerConnection:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ---- requests --------------------------------------------------------------------
+    async def _request(self, method: str, params: dict[str, Any] | None, timeout: float) -> dict[str, Any]:
+        if not self.alive:
+            await self.start()
+        assert self._session is not None
+        dispatcher = self._session._dispatcher  # raw JSON-RPC: see module docstring
+        async with self._sem:
+            try:
+                return await asyncio.wait_for(dispatcher.send_raw_request(method, params, {}), timeout)
+            except asyncio.TimeoutError:
+                await self._kill()
+                raise ToolCallTimeout(
+                    f"server {self.spec.name!r}: {method} timed out after {timeout:.0f}s (server restarted)"
+                ) from None
+            except Exception as exc:
+                if not self.alive or "closed" in str(exc).lower():
+                    tail = self.stderr_tail(600)
+                    await self._kill()
+                    raise ServerError(
+                        f"server {self.spec.name!r} crashed during {method}: "
+                        f"{redact(str(exc), self._secrets)}; stderr tail:\n{tail}"
+                    ) from None
+                raise
+
+    async def list_tools(self) -> list[ToolSpec]:
+        """All tools of the server (following pagination), schemas normalised leniently."""
+        tools: list[ToolSpec] = []
+        cursor = None
+        for _ in range(100):
+            raw = await self._request("tools/list", {"cursor": cursor} if cursor else None, self.start_timeout)
+            for t in raw.get("tools", []):
+                if not isinstance(t, dict) or not t.get("name"):
+                    continue
+                out_schema = t.get("outputSchema")
+                tools.append(
+                    ToolSpec(
+                        server=self.spec.name,
+                        name=str(t["name"]),
+                        description=str(t.get("description") or ""),
+                        input_schema=normalize_input_schema(t.get("inputSchema")),
+                        output_schema=out_schema if isinstance(out_schema, dict) else None,
+                        annotations=t.get("annotations") if isinstance(t.get("annotations"), dict) else None,
+                    )
+                )
+            cursor = raw.get("nextCursor")
+            if not cursor:
+                break
+        return tools
+
+    async def call_tool(self, name: str, arguments: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+        """Call a tool; returns the MCP result as a dict (``content``, ``isError``, ...).
+
+        Protocol-level errors (unknown tool, invalid params) come back as ``isError`` results,
+        like a model would see them; infrastructure failures raise :class:`ServerError`.
+        """
+        from mcp.shared.exceptions import MCPError
+
+        try:
+            raw = await self._request("tools/call", {"name": name, "arguments": arguments},
+                                      timeout or self.call_timeout)
+        except MCPError as exc:
+            return {"content": [{"type": "text", "text": f"MCP error: {redact(str(exc), self._secrets)}"}],
+                    "isError": True}
+        return _cap_result(raw, self.max_output_chars)

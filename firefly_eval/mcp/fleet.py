@@ -1,0 +1,136 @@
+"""A fleet of live servers with per-server sandboxes and episode resets.
+
+Every stateful server gets its own copy of the seed world (``sandbox_root/<server>``), so
+resetting one server's state never disturbs another's open files. ``reset_episode`` restores
+only the servers whose state an episode changed (or whose state lives in process memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firefly_eval.mcp.client import ServerConnection, ServerError
+from firefly_eval.mutation import HistoryTracker
+from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
+from firefly_eval.world import build_world, fresh_sandbox
+
+__all__ = ["Fleet", "StartReport"]
+
+
+@dataclass
+class StartReport:
+    server: str
+    ok: bool
+    tools: list[ToolSpec] = field(default_factory=list)
+    seconds: float = 0.0
+    error: str = ""
+
+
+class Fleet:
+    """Live connections to the servers of a fleet, recording every call."""
+
+    def __init__(
+        self,
+        specs: list[ServerSpec],
+        *,
+        sandbox_root: Path | None = None,
+        fleet_dir: Path | None = None,
+        call_timeout: float = 30.0,
+        start_timeout: float = 60.0,
+        max_concurrency: int = 4,
+        run_id: str = "",
+    ) -> None:
+        self.specs = {s.name: s for s in specs}
+        self._own_root = sandbox_root is None
+        self.sandbox_root = Path(sandbox_root or tempfile.mkdtemp(prefix="firefly-sandbox-"))
+        self.fleet_dir = fleet_dir
+        self.run_id = run_id
+        self.world = build_world()
+        self.connections: dict[str, ServerConnection] = {}
+        for spec in specs:
+            sandbox = self.sandbox_root / spec.name
+            fresh_sandbox(sandbox, self.world)
+            self.connections[spec.name] = ServerConnection(
+                spec, sandbox=sandbox, fleet_dir=fleet_dir, call_timeout=call_timeout,
+                start_timeout=start_timeout, max_concurrency=max_concurrency,
+            )
+        self.tools: dict[tuple[str, str], ToolSpec] = {}
+        self.history = HistoryTracker({s.name for s in specs if s.stateful})
+        self.failed: dict[str, str] = {}
+
+    async def start(self, parallel: int = 6) -> list[StartReport]:
+        """Start every server and list its tools; failures are reported, the others go on."""
+        sem = asyncio.Semaphore(parallel)
+
+        async def one(name: str) -> StartReport:
+            conn = self.connections[name]
+            async with sem:
+                t0 = time.perf_counter()
+                try:
+                    await conn.start()
+                    tools = await conn.list_tools()
+                except (ServerError, OSError, ValueError) as exc:
+                    self.failed[name] = str(exc)
+                    return StartReport(name, False, seconds=time.perf_counter() - t0, error=str(exc))
+                for t in tools:
+                    self.tools[t.key] = t
+                return StartReport(name, True, tools, time.perf_counter() - t0)
+
+        return list(await asyncio.gather(*(one(n) for n in self.connections)))
+
+    @property
+    def live_servers(self) -> list[str]:
+        return [n for n in self.connections if n not in self.failed]
+
+    async def call(self, server: str, tool: str, arguments: dict[str, Any]) -> CallRecord:
+        """Call a tool and return the recorded CallRecord (errors are recorded too).
+
+        Raises ServerError on infrastructure failure (crash, timeout); the server restarts
+        on its next use.
+        """
+        conn = self.connections[server]
+        spec = conn.spec
+        history_key = self.history.key(server)
+        t0 = time.perf_counter()
+        result = await conn.call_tool(tool, arguments)
+        latency = (time.perf_counter() - t0) * 1000
+        is_error = bool(result.get("isError"))
+        ann = self.tools.get((server, tool)).annotations if (server, tool) in self.tools else None
+        self.history.observe(server, tool, arguments, is_error, ann)
+        return CallRecord(
+            server=server, tool=tool, arguments=arguments, result=result, is_error=is_error,
+            latency_ms=round(latency, 3), server_version=f"{spec.pin}|{conn.server_version}",
+            history_key=history_key, run_id=self.run_id,
+        )
+
+    async def reset_episode(self) -> None:
+        """Give the next episode fresh state on every server the last one changed."""
+        for name, conn in self.connections.items():
+            spec = conn.spec
+            if not spec.stateful or name in self.failed:
+                continue
+            if self.history.dirty(name):
+                await conn.close()
+                fresh_sandbox(self.sandbox_root / name, self.world)
+                try:
+                    await conn.start()
+                except ServerError as exc:
+                    self.failed[name] = str(exc)
+        self.history.reset()
+
+    async def close(self) -> None:
+        await asyncio.gather(*(c.close() for c in self.connections.values()), return_exceptions=True)
+        if self._own_root:
+            shutil.rmtree(self.sandbox_root, ignore_errors=True)
+
+    async def __aenter__(self) -> Fleet:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

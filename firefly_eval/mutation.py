@@ -1,0 +1,73 @@
+"""Which tool calls change server state, and the ``history_key`` that follows from them.
+
+A stateful tool's answer depends on the state-changing calls made before it in the same
+episode (``read_file`` after ``write_file``). Both the recorder (live exploration) and the
+simulator compute the same ``history_key`` from the same rule, so replays line up.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from firefly_eval.schema import content_hash
+
+__all__ = ["HistoryTracker", "is_mutating"]
+
+_MUTATING = re.compile(
+    r"(^|[_\-. ])(write|create|delete|remove|update|set|add|insert|move|rename|edit|save|append|commit|push|"
+    r"reset|apply|modify|format|merge|replace|clear|drop|upload|copy|checkout|stage|unstage|tag|branch|"
+    r"init|new|store|record|log|put|patch|import|sort|fill|protect|unprotect|style|draft|open|close)"
+    r"([_\-. ]|$)",
+    re.IGNORECASE,
+)
+_READONLY_SQL = re.compile(r"^\s*(select|with|pragma|show|describe|explain)\b", re.IGNORECASE)
+
+
+def _split_camel(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+
+
+def is_mutating(tool: str, arguments: dict[str, Any], annotations: dict[str, Any] | None = None) -> bool:
+    """Best-effort: does this call change the server's state?
+
+    MCP annotations win when present (``readOnlyHint``); SQL arguments are read-only when
+    they start with SELECT/WITH/...; otherwise the tool name's verbs decide.
+    """
+    if annotations and isinstance(annotations.get("readOnlyHint"), bool):
+        return not annotations["readOnlyHint"]
+    for key in ("query", "sql", "statement"):
+        value = arguments.get(key)
+        if isinstance(value, str):
+            return not _READONLY_SQL.match(value)
+    return bool(_MUTATING.search(_split_camel(tool)))
+
+
+class HistoryTracker:
+    """Tracks, per server, the state-changing calls of one episode."""
+
+    def __init__(self, stateful_servers: set[str]) -> None:
+        self.stateful = set(stateful_servers)
+        self._history: dict[str, list[Any]] = {}
+
+    def key(self, server: str) -> str:
+        """History key to attach to the next call on ``server`` ('' for stateless servers)."""
+        if server not in self.stateful:
+            return ""
+        hist = self._history.get(server)
+        return content_hash(hist) if hist else ""
+
+    def observe(self, server: str, tool: str, arguments: dict[str, Any], is_error: bool,
+                annotations: dict[str, Any] | None = None) -> None:
+        """Record a finished call; failed calls are assumed not to change state."""
+        if server in self.stateful and not is_error and is_mutating(tool, arguments, annotations):
+            self._history.setdefault(server, []).append([tool, arguments])
+
+    def dirty(self, server: str) -> bool:
+        return bool(self._history.get(server))
+
+    def reset(self, server: str | None = None) -> None:
+        if server is None:
+            self._history.clear()
+        else:
+            self._history.pop(server, None)
