@@ -1,0 +1,158 @@
+"""Dataset build: train/test split by tool combination, Parquet files, dataset card, report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable
+
+from firefly_eval.schema import CallRecord, Task
+from firefly_eval.simulator.records import record_to_row
+
+__all__ = ["build_dataset", "load_tasks", "ngram_overlap", "task_from_row", "task_to_row"]
+
+_JSON_FIELDS = ("answer_schema", "answer", "reference_arguments", "dag", "provenance", "quality")
+
+
+def task_to_row(t: Task) -> dict[str, Any]:
+    d = t.model_dump(mode="json")
+    for k in _JSON_FIELDS:
+        d[k] = json.dumps(d[k], ensure_ascii=False, sort_keys=True)
+    d["tools"] = [list(x) for x in t.tools]
+    return d
+
+
+def task_from_row(row: dict[str, Any]) -> Task:
+    row = dict(row)
+    for k in _JSON_FIELDS:
+        if isinstance(row.get(k), str):
+            row[k] = json.loads(row[k])
+    row["tools"] = [tuple(x) for x in row.get("tools", [])]
+    return Task.model_validate(row)
+
+
+def _split_of(task: Task, test_share: float, salt: str) -> str:
+    sig = json.dumps(sorted({tuple(x) for x in task.tools}))
+    h = int(hashlib.sha256(f"{salt}:{sig}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if h < test_share else "train"
+
+
+def _ngrams(text: str, n: int = 8) -> set[tuple[str, ...]]:
+    toks = text.lower().split()
+    return {tuple(toks[i : i + n]) for i in range(max(len(toks) - n + 1, 0))}
+
+
+def ngram_overlap(a: Iterable[str], b: Iterable[str], n: int = 8) -> float:
+    """Share of texts in ``a`` that share at least one word n-gram with any text in ``b``."""
+    bset: set[tuple[str, ...]] = set()
+    for t in b:
+        bset |= _ngrams(t, n)
+    a = list(a)
+    if not a:
+        return 0.0
+    return sum(bool(_ngrams(t, n) & bset) for t in a) / len(a)
+
+
+def _tau2_texts() -> list[str] | None:
+    try:
+        import inspect_evals  # noqa: F401
+        from importlib import resources
+
+        root = resources.files("inspect_evals") / "tau2"
+    except Exception:  # noqa: BLE001 - optional
+        return None
+    texts: list[str] = []
+    for p in Path(str(root)).rglob("tasks*.json"):
+        try:
+            texts.extend(json.dumps(x) for x in json.loads(p.read_text()))
+        except (OSError, ValueError):
+            continue
+    return texts or None
+
+
+def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+
+def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_share: float = 0.2,
+                  salt: str = "firefly", filter_counts: dict[str, int] | None = None,
+                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``out/`` as a Hub-layout dataset; returns the report written to the card."""
+    splits: dict[str, list[Task]] = {"train": [], "test": []}
+    for t in tasks:
+        splits[_split_of(t, test_share, salt)].append(t)
+    out.mkdir(parents=True, exist_ok=True)
+    needed = {cid for t in tasks for cid in t.reference_calls}
+    for split, ts in splits.items():
+        _write_parquet([task_to_row(t) for t in ts], out / "data" / f"{split}-00000-of-00001.parquet")
+    _write_parquet([record_to_row(c) for c in calls if c.id in needed or True],
+                   out / "calls" / "calls-00000-of-00001.parquet")
+    tau2 = _tau2_texts()
+    report: dict[str, Any] = {
+        "counts": {k: len(v) for k, v in splits.items()},
+        "calls": len(calls),
+        "patterns": dict(Counter(t.pattern for t in tasks)),
+        "servers": dict(Counter(s for t in tasks for s in t.servers).most_common()),
+        "calls_per_task": dict(sorted(Counter(len(t.reference_calls) for t in tasks).items())),
+        "multi_server_share": round(sum(len(t.servers) > 1 for t in tasks) / max(len(tasks), 1), 3),
+        "mean_calls_per_task": round(sum(len(t.reference_calls) for t in tasks) / max(len(tasks), 1), 2),
+        "decontamination": {
+            "train_test_8gram_overlap": round(ngram_overlap([t.question for t in splits["test"]],
+                                                            [t.question for t in splits["train"]]), 3),
+            "test_vs_tau2_8gram_overlap": (round(ngram_overlap([t.question for t in splits["test"]], tau2), 3)
+                                           if tau2 else "inspect_evals not installed: not checked"),
+            "shared_tool_combinations": 0,
+        },
+        "filters": filter_counts or {},
+        **(extra or {}),
+    }
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    _write_card(out, report)
+    return report
+
+
+def _write_card(out: Path, report: dict[str, Any]) -> None:
+    yaml = (
+        "---\nlicense: mit\npretty_name: FireFly verified tool-call tasks\ntask_categories:\n- question-answering\n"
+        "tags:\n- tool-use\n- mcp\n- agents\nconfigs:\n- config_name: default\n  data_files:\n"
+        "  - split: train\n    path: data/train-*.parquet\n  - split: test\n    path: data/test-*.parquet\n"
+        "- config_name: calls\n  data_files:\n  - split: calls\n    path: calls/calls-*.parquet\n---\n"
+    )
+    body = [
+        "# FireFly verified tool-call tasks", "",
+        "Tasks written backward from real MCP tool calls (firefly-eval). Every gold answer was "
+        "observed on a live server and re-checked by replaying the reference calls through the simulator.",
+        "", "## Counts", "", "| split | tasks |", "|---|---|",
+        *[f"| {k} | {v} |" for k, v in report["counts"].items()],
+        f"| calls (simulator records) | {report['calls']} |", "",
+        "## Patterns", "", *[f"- {k}: {v}" for k, v in report["patterns"].items()], "",
+        "## Calls per task", "", *[f"- {k} calls: {v}" for k, v in report["calls_per_task"].items()], "",
+        "## Servers", "", *[f"- {k}: {v}" for k, v in report["servers"].items()], "",
+        "## Filters", "", *[f"- {k}: {v}" for k, v in report["filters"].items()], "",
+        "## Decontamination", "", *[f"- {k}: {v}" for k, v in report["decontamination"].items()], "",
+        "Load with `datasets.load_dataset(<folder>)` (tasks) and `load_dataset(<folder>, 'calls')` (simulator records).",
+    ]
+    (out / "README.md").write_text(yaml + "\n".join(body) + "\n")
+
+
+def load_tasks(source: str | Path, split: str = "test") -> list[Task]:
+    """Tasks of a split from a dataset folder (Hub layout) or a Hub id."""
+    path = Path(source)
+    if path.exists():
+        import pyarrow.parquet as pq
+
+        files = sorted((path / "data").glob(f"{split}-*.parquet"))
+        if not files:
+            raise FileNotFoundError(f"{path}: no data/{split}-*.parquet (splits: "
+                                    f"{sorted({f.name.split('-')[0] for f in (path / 'data').glob('*.parquet')})})")
+        return [task_from_row(r) for f in files for r in pq.read_table(f).to_pylist()]
+    from datasets import load_dataset
+
+    ds = load_dataset(str(source), split=split)
+    return [task_from_row(r) for r in ds]

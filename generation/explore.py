@@ -1,0 +1,131 @@
+"""Exploration of a plan on live servers: the offline schema-guided explorer.
+
+For each node in topological order the explorer fills the required parameters: values bound
+from predecessors' outputs (the graph's data-flow concept), then schema enums/defaults/examples,
+then the value bank (seed world, earlier outputs). An error result triggers repair: the next
+candidate value for the parameter the error names (or the next combination), at most
+``max_repairs`` times. Every call, failed or not, is recorded.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from firefly_eval.generation.graph import param_concept
+from firefly_eval.generation.values import ValueBank, extract_values
+from firefly_eval.mcp.client import ServerError
+from firefly_eval.mcp.fleet import Fleet
+from firefly_eval.schema import CallRecord, Plan, ToolSpec
+
+__all__ = ["Exploration", "StepResult", "explore_plan"]
+
+
+@dataclass
+class StepResult:
+    node: int
+    record: CallRecord | None  # the successful call, if any
+    attempts: list[CallRecord] = field(default_factory=list)
+    bound: dict[str, int] = field(default_factory=dict)  # param -> predecessor node it came from
+
+
+@dataclass
+class Exploration:
+    plan: Plan
+    steps: list[StepResult]
+    calls: list[CallRecord]
+    infra_errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok_steps(self) -> list[StepResult]:
+        return [s for s in self.steps if s.record is not None]
+
+
+def _topo(plan: Plan) -> list[int]:
+    indeg = {i: 0 for i in range(len(plan.nodes))}
+    for _, d in plan.edges:
+        indeg[d] += 1
+    order, ready = [], sorted(i for i, d in indeg.items() if d == 0)
+    while ready:
+        i = ready.pop(0)
+        order.append(i)
+        for s, d in plan.edges:
+            if s == i:
+                indeg[d] -= 1
+                if indeg[d] == 0:
+                    ready.append(d)
+    return order
+
+
+def _arguments(tool: ToolSpec, bank: ValueBank, rng: random.Random, bound_vals: dict[str, list[Any]],
+               choice: dict[str, int]) -> dict[str, Any]:
+    props = tool.input_schema.get("properties", {}) or {}
+    required = [r for r in tool.input_schema.get("required", []) or [] if r in props or True]
+    args: dict[str, Any] = {}
+    names = list(dict.fromkeys(list(required) + [p for p in bound_vals if p in props]))
+    for name in names:
+        schema = props.get(name, {}) if isinstance(props.get(name), dict) else {}
+        cands = bank.candidates(tool.server, tool.name, name, schema, rng, bound_vals.get(name))
+        if cands:
+            args[name] = cands[min(choice.get(name, 0), len(cands) - 1)]
+    return args
+
+
+async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0, max_repairs: int = 3) -> Exploration:
+    """Run one plan on the live fleet; returns every recorded call and the successful steps."""
+    rng = random.Random(f"{seed}:{plan.id}")
+    steps: dict[int, StepResult] = {}
+    calls: list[CallRecord] = []
+    infra: list[str] = []
+    outputs: dict[int, dict[str, list[Any]]] = {}
+    for node in _topo(plan):
+        key = plan.nodes[node]
+        tool = fleet.tools.get(key)
+        step = StepResult(node, None)
+        steps[node] = step
+        if tool is None or key[0] in fleet.failed:
+            infra.append(f"{key[0]}: server not available")
+            continue
+        preds = [s for s, d in plan.edges if d == node and steps.get(s) and steps[s].record]
+        props = tool.input_schema.get("properties", {}) or {}
+        bound_vals: dict[str, list[Any]] = {}
+        for pname, pschema in props.items():
+            concept = param_concept(pname, pschema if isinstance(pschema, dict) else {})
+            for p in preds:
+                vals = outputs.get(p, {}).get(concept or "", [])
+                if vals:
+                    bound_vals.setdefault(pname, []).extend(vals[:3])
+                    step.bound[pname] = p
+        choice: dict[str, int] = {}
+        tried: set[str] = set()
+        for attempt in range(max_repairs + 1):
+            args = _arguments(tool, bank, rng, bound_vals, choice)
+            sig = repr(sorted(args.items()))
+            if sig in tried:
+                break
+            tried.add(sig)
+            try:
+                rec = await fleet.call(key[0], key[1], args)
+            except ServerError as exc:
+                infra.append(str(exc).splitlines()[0])
+                break
+            rec.run_id = plan.id
+            calls.append(rec)
+            step.attempts.append(rec)
+            if not rec.is_error and rec.text().strip():
+                step.record = rec
+                outputs[node] = extract_values(rec.result)
+                bank.learn(rec.result)
+                break
+            # repair: advance the parameter named in the error, else the first with alternatives
+            err = rec.text().lower()
+            named = [p for p in args if p.lower() in err]
+            target = (named or list(args) or [None])[0]
+            if target is None:
+                break
+            choice[target] = choice.get(target, 0) + 1
+            if attempt % 2 == 1 and len(args) > 1:
+                other = [p for p in args if p != target]
+                choice[other[0]] = choice.get(other[0], 0) + 1
+    return Exploration(plan, [steps[i] for i in sorted(steps)], calls, infra)

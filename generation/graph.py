@@ -1,0 +1,231 @@
+"""The tool graph: candidate edges from cheap scorers, an optional LLM judge for the uncertain.
+
+Candidates are *blocked*: a tool is only compared with (a) tools of its own server and
+(b) the tools that share a rare token with it (an inverted index with document-frequency
+cap), so cost grows near-linearly with the catalog. Every candidate gets:
+
+* **data-flow** evidence: an output concept of ``src`` (from its output schema fields, or
+  the nouns its name/description says it returns: ids, paths, urls, dates, tables...)
+  that feeds an input parameter of ``dst`` of the same concept;
+* **lexical** similarity of names and descriptions (rapidfuzz token-set);
+
+and one calibrated confidence. Edges at or above ``keep`` are kept; those in
+``[judge_low, keep)`` are the *uncertain* band an LLM judge may rate.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from rapidfuzz import fuzz
+
+from firefly_eval.schema import ToolEdge, ToolSpec
+
+__all__ = ["GraphConfig", "ToolGraph", "build_graph", "param_concept", "tool_outputs"]
+
+GRAPH_VERSION = 1
+
+_TOKEN = re.compile(r"[a-z][a-z0-9]+")
+_STOP = set("the a an of to and or for in on with by from is are be this that it its as at into your you "
+            "can will use used using get set list tool tools given return returns value values specified "
+            "specific if not all any one new data name".split())
+
+# concept -> patterns on parameter names / output field names / description words
+_CONCEPTS: dict[str, re.Pattern[str]] = {
+    "repo": re.compile(r"^(repo|repository|repo_path|repository_path|git_dir)$|(branch|commit|revision|ref)s?$"),
+    "path": re.compile(r"(path|file|filename|dir|directory|folder|filepath)s?$"),
+    "url": re.compile(r"(url|uri|link|href)s?$"),
+    "date": re.compile(r"(date|day|datetime|timestamp|time|start|end|since|until)s?$"),
+    "sql": re.compile(r"(sql|query|statement)$"),
+    "table": re.compile(r"(table|table_name|tablename|sheet|sheet_name|worksheet)s?$"),
+    "id": re.compile(r"(^|_)(id|ids|key|uuid|identifier|sku|code)$"),
+    "entity": re.compile(r"(entity|entities|node|nodes|relation|relations|observation|observations)$"),
+    "expression": re.compile(r"(expression|expr|formula|equation|function)s?$"),
+    "number": re.compile(r"(number|value|amount|quantity|count|x|y|a|b|n|num|numbers|values)$"),
+    "text": re.compile(r"(text|content|contents|body|message|input|string|document|markdown)s?$"),
+    "timezone": re.compile(r"(timezone|tz|zone)s?$"),
+    "unit": re.compile(r"(unit|from_unit|to_unit|units)$"),
+    "currency": re.compile(r"(currency|currency_code)s?$"),
+}
+# words in a tool's name/description that say what it returns
+_PRODUCES: dict[str, re.Pattern[str]] = {
+    "path": re.compile(r"\b(list|search|find|directory|files?|paths?|tree|glob|create)\b"),
+    "url": re.compile(r"\b(urls?|links?)\b"),
+    "date": re.compile(r"\b(date|time|now|today|calendar|timestamp)\b"),
+    "table": re.compile(r"\b(tables?|sheets?|worksheets?|schema)\b"),
+    "id": re.compile(r"\b(ids?|identifiers?|keys?|create|list|search)\b"),
+    "entity": re.compile(r"\b(entities|graph|nodes?|relations?)\b"),
+    "number": re.compile(r"\b(calculat\w*|compute\w*|count|sum|total|convert\w*|number|result|math|mean|average)\b"),
+    "text": re.compile(r"\b(read|content|text|markdown|convert|document|extract)\b"),
+    "sql": re.compile(r"\b(schema|tables?|columns?)\b"),
+    "expression": re.compile(r"\b(simplif\w*|expand\w*|symbolic|expression|equation|derivative|integral)\b"),
+    "timezone": re.compile(r"\b(timezones?|time zone)\b"),
+    "repo": re.compile(r"\b(commits?|branch\w*|log|status|repository)\b"),
+}
+
+
+def _tokens(text: str) -> list[str]:
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", text)
+    return [t for t in _TOKEN.findall(text.lower().replace("_", " ").replace("-", " ")) if t not in _STOP]
+
+
+def param_concept(name: str, schema: dict[str, Any] | None = None) -> str | None:
+    """Concept of a parameter (path, id, date, ...) from its name and JSON-schema format."""
+    schema = schema if isinstance(schema, dict) else {}
+    fmt = schema.get("format")
+    if fmt in ("date", "date-time"):
+        return "date"
+    if fmt in ("uri", "url"):
+        return "url"
+    low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    for concept, pat in _CONCEPTS.items():
+        if pat.search(low):
+            return concept
+    if schema.get("type") in ("number", "integer"):
+        return "number"
+    return None
+
+
+def tool_outputs(tool: ToolSpec, observed_fields: Iterable[str] = ()) -> set[str]:
+    """Concepts a tool's result is expected to contain."""
+    out: set[str] = set()
+    if tool.output_schema and isinstance(tool.output_schema.get("properties"), dict):
+        for k, v in tool.output_schema["properties"].items():
+            c = param_concept(k, v)
+            if c:
+                out.add(c)
+    for f in observed_fields:
+        c = param_concept(f)
+        if c:
+            out.add(c)
+    text = f"{tool.name.replace('_', ' ')} {tool.description[:300]}".lower()
+    for concept, pat in _PRODUCES.items():
+        if pat.search(text):
+            out.add(concept)
+    return out
+
+
+def _inputs(tool: ToolSpec) -> dict[str, str]:
+    props = tool.input_schema.get("properties", {}) if isinstance(tool.input_schema, dict) else {}
+    out = {}
+    if isinstance(props, dict):
+        for k, v in props.items():
+            c = param_concept(k, v if isinstance(v, dict) else {})
+            if c:
+                out[k] = c
+    return out
+
+
+@dataclass
+class GraphConfig:
+    keep: float = 0.55
+    judge_low: float = 0.40
+    max_df: float = 0.02  # tokens in more than this share of tools are not used for blocking
+    cross_server_k: int = 12  # cross-server candidates per tool
+    same_server: bool = True
+
+
+@dataclass
+class ToolGraph:
+    tools: list[ToolSpec]
+    edges: list[ToolEdge]
+    uncertain: list[ToolEdge] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+    version: int = GRAPH_VERSION
+
+    def successors(self) -> dict[tuple[str, str], list[ToolEdge]]:
+        out: dict[tuple[str, str], list[ToolEdge]] = defaultdict(list)
+        for e in self.edges:
+            out[tuple(e.src)].append(e)  # type: ignore[index]
+        return out
+
+
+def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float) -> tuple[float, list[str], str]:
+    evidence = []
+    strong = {"path", "url", "id", "table", "entity", "sql", "repo", "date", "expression", "timezone"}
+    flow = 0.0
+    for param, concept in ins.items():
+        if concept in outs:
+            evidence.append(f"{src.name} -> {concept} -> {dst.name}.{param}")
+            flow = max(flow, 1.0 if concept in strong else 0.5)
+    # logistic calibration of (flow, lexical, same server) -> probability-like confidence
+    same = 1.0 if src.server == dst.server else 0.0
+    z = -3.2 + 3.0 * flow + 2.6 * (lex / 100.0) + 0.9 * same
+    conf = 1.0 / (1.0 + math.exp(-z))
+    kind = "data-flow" if flow > 0 else "semantic"
+    if not evidence:
+        evidence.append(f"lexical {lex:.0f}")
+    return conf, evidence, kind
+
+
+def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
+                observed_fields: dict[tuple[str, str], list[str]] | None = None) -> ToolGraph:
+    """Build the tool graph without an LLM (see module docstring)."""
+    cfg = config or GraphConfig()
+    observed_fields = observed_fields or {}
+    n = len(tools)
+    texts = [f"{t.name} {t.description[:400]}" for t in tools]
+    toks = [set(_tokens(x)) for x in texts]
+    df = Counter(tok for ts in toks for tok in ts)
+    max_df = max(3, int(cfg.max_df * n))
+    inverted: dict[str, list[int]] = defaultdict(list)
+    for i, ts in enumerate(toks):
+        for tok in ts:
+            if df[tok] <= max_df:
+                inverted[tok].append(i)
+    by_server: dict[str, list[int]] = defaultdict(list)
+    for i, t in enumerate(tools):
+        by_server[t.server].append(i)
+    outs = [tool_outputs(t, observed_fields.get(t.key, ())) for t in tools]
+    ins = [_inputs(t) for t in tools]
+    # inputs index: concept -> tools consuming it (for data-flow blocking across servers)
+    consumers: dict[str, list[int]] = defaultdict(list)
+    for j, d in enumerate(ins):
+        for c in set(d.values()):
+            consumers[c].append(j)
+
+    considered = 0
+    edges: list[ToolEdge] = []
+    uncertain: list[ToolEdge] = []
+    for i in range(n):
+        cand: Counter[int] = Counter()
+        for tok in toks[i]:
+            posting = inverted.get(tok)
+            if posting:
+                w = 1.0 / math.log(1 + df[tok])
+                for j in posting:
+                    if j != i and tools[j].server != tools[i].server:
+                        cand[j] += w
+        pool = {j for j, _ in cand.most_common(cfg.cross_server_k)}
+        # data-flow blocking: a few consumers of each strong concept this tool produces
+        for c in sorted(outs[i] & {"path", "sql", "table", "id", "entity", "expression", "date", "text", "number"}):
+            cons = [j for j in consumers.get(c, ()) if tools[j].server != tools[i].server]
+            if cons:
+                step = max(1, len(cons) // 4)
+                pool.update(cons[(i % step)::step][:4])
+        if cfg.same_server and len(by_server[tools[i].server]) <= 60:
+            pool.update(j for j in by_server[tools[i].server] if j != i)
+        elif cfg.same_server:
+            # big servers (e.g. 171 sympy tools): same-server tools sharing a token only
+            same = Counter()
+            for tok in toks[i]:
+                for j in inverted.get(tok, ()):
+                    if j != i and tools[j].server == tools[i].server:
+                        same[j] += 1
+            pool.update(j for j, _ in same.most_common(cfg.cross_server_k))
+        for j in pool:
+            considered += 1
+            lex = fuzz.token_set_ratio(texts[i][:160], texts[j][:160])
+            conf, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex)
+            if conf < cfg.judge_low:
+                continue
+            edge = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
+                            evidence=evidence[:3], scorer="dataflow" if kind == "data-flow" else "lexical")
+            (edges if conf >= cfg.keep else uncertain).append(edge)
+    stats = {"tools": n, "pairs_all": n * (n - 1), "pairs_considered": considered, "edges": len(edges),
+             "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2)}
+    return ToolGraph(tools=tools, edges=edges, uncertain=uncertain, stats=stats)

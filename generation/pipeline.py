@@ -1,0 +1,201 @@
+"""``firefly generate``: graph -> plans -> live exploration -> synthesis -> verification -> dataset.
+
+The run directory is the unit of resumption:
+
+    RUN/config.json     the run's settings (a re-run with other settings is refused)
+    RUN/tools.json      discovered ToolSpecs
+    RUN/graph.json      the tool graph (edges + stats)
+    RUN/plans.jsonl     sampled plans (fixed once written)
+    RUN/shards/<plan>.json  one per finished plan: its calls and its task or drop reason,
+                        written atomically (tmp + rename): a kill -9 loses at most the plan in flight
+    RUN/dataset/        the built dataset (rebuilt from shards at the end of every run)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from firefly_eval import __version__
+from firefly_eval.generation.dataset import build_dataset
+from firefly_eval.generation.explore import explore_plan
+from firefly_eval.generation.graph import build_graph
+from firefly_eval.generation.sampling import coverage, sample_plans
+from firefly_eval.generation.synthesize import extract_facts, synthesize_task
+from firefly_eval.generation.values import ValueBank
+from firefly_eval.generation.verify import Verifier
+from firefly_eval.mcp.fleet import Fleet
+from firefly_eval.mutation import is_mutating
+from firefly_eval.schema import CallRecord, Plan, ServerSpec, Task, ToolSpec
+from firefly_eval.world import WORLD_VERSION
+
+__all__ = ["GenerateConfig", "generate"]
+
+SANDBOX_ROOT = Path("/tmp/firefly-world")
+
+
+@dataclass
+class GenerateConfig:
+    n_plans: int = 100
+    seed: int = 0
+    test_share: float = 0.2
+    max_repairs: int = 3
+    call_timeout: float = 20.0
+    fleet_file: str = ""
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet) -> set[str]:
+    """Re-run the answer's source calls (read-only ones) and report the fields that changed."""
+    by_id = {c.id: c for c in calls}
+    out: set[str] = set()
+    sources = task.provenance.get("answer_sources", {})
+    for name, src in sources.items():
+        rec = by_id[src["call"]]
+        spec = fleet.specs[rec.server]
+        if is_mutating(rec.tool, rec.arguments) or (spec.stateful and fleet.history.key(rec.server) != rec.history_key):
+            if not spec.deterministic:
+                out.add(name)
+            continue
+        try:
+            again = await fleet.call(rec.server, rec.tool, rec.arguments)
+        except Exception:  # noqa: BLE001 - a failing re-probe makes the field untrustworthy
+            out.add(name)
+            continue
+        new = {f.key: f.value for f in extract_facts(again)}
+        if new.get(src["key"]) != task.answer[name]:
+            out.add(name)
+    return out
+
+
+def _load_or_write_config(run: Path, cfg: GenerateConfig) -> None:
+    path = run / "config.json"
+    data = {**asdict(cfg), "package_version": __version__, "world": WORLD_VERSION}
+    if path.exists():
+        old = json.loads(path.read_text())
+        keys = ("n_plans", "seed", "fleet_file")
+        if any(old.get(k) != data.get(k) for k in keys):
+            raise ValueError(f"{path}: run directory was started with other settings "
+                             f"({ {k: old.get(k) for k in keys} }); use a new --out")
+        return
+    _atomic_write(path, json.dumps(data, indent=2))
+
+
+async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+    shards = run / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    SANDBOX_ROOT.mkdir(parents=True, exist_ok=True)
+    fleet = Fleet(specs, sandbox_root=SANDBOX_ROOT, call_timeout=cfg.call_timeout, run_id=run.name)
+    try:
+        reports = await fleet.start()
+        progress("servers", sum(r.ok for r in reports), len(reports))
+        tools = sorted(fleet.tools.values(), key=lambda t: t.key)
+        _atomic_write(run / "tools.json", json.dumps([t.model_dump(mode="json") for t in tools]))
+        plans_path = run / "plans.jsonl"
+        if plans_path.exists():
+            plans = [Plan.model_validate_json(x) for x in plans_path.read_text().splitlines() if x.strip()]
+            graph_stats = json.loads((run / "graph.json").read_text())["stats"]
+        else:
+            graph = build_graph(tools)
+            graph_stats = graph.stats
+            plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
+            graph_stats["coverage"] = coverage(graph, plans)
+            _atomic_write(run / "graph.json", json.dumps({"stats": graph_stats, "edges": [
+                e.model_dump(mode="json") for e in graph.edges]}))
+            _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
+        bank = ValueBank({s.name: str(SANDBOX_ROOT / s.name) for s in specs})
+        stateful = {s.name for s in specs if s.stateful}
+        done = {p.stem for p in shards.glob("*.json")}
+        todo = [p for p in plans if p.id not in done]
+        progress("plans", len(plans) - len(todo), len(plans))
+        provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION, "explorer": "schema-guided",
+                      "package_version": __version__}
+        for plan in todo:
+            await fleet.reset_episode()
+            exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
+            task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance={
+                **provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
+            verifier = Verifier(stateful)
+            kept = verifier.check(task, exp.calls, volatile)
+            reason = next((k for k in verifier.counts if k.startswith("dropped")), "")
+            if not exp.ok_steps:
+                reason = "dropped_all_calls_failed"
+            elif len(exp.ok_steps) < 2 and not kept:
+                reason = "dropped_trivial"
+            shard = {"plan": plan.id, "calls": [c.model_dump(mode="json") for c in exp.calls],
+                     "task": kept.model_dump(mode="json") if kept else None, "reason": reason,
+                     "counts": dict(verifier.counts), "infra_errors": exp.infra_errors}
+            _atomic_write(shards / f"{plan.id}.json", json.dumps(shard, ensure_ascii=False))
+            progress("plans", 1, -1)
+    finally:
+        await fleet.close()
+    return {"graph": graph_stats, "seconds": round(time.perf_counter() - t0, 1),
+            "servers_up": len(fleet.live_servers), "tools": len(fleet.tools)}
+
+
+def collect(run: Path) -> tuple[list[Task], list[CallRecord], Counter[str]]:
+    """Read every finished shard of a run; dedup questions across plans."""
+    from rapidfuzz import fuzz
+
+    tasks: list[Task] = []
+    calls: dict[str, CallRecord] = {}
+    counts: Counter[str] = Counter()
+    seen: dict[tuple, list[str]] = {}
+    for path in sorted((run / "shards").glob("*.json")):
+        shard = json.loads(path.read_text())
+        for c in shard["calls"]:
+            rec = CallRecord.model_validate(c)
+            calls[rec.id] = rec
+        for k, v in shard.get("counts", {}).items():
+            if k.startswith("fields_"):
+                counts[k] += v
+        counts["infra_errors"] += len(shard.get("infra_errors", []))
+        if shard["task"] is None:
+            counts[shard["reason"] or "dropped_no_task"] += 1
+            continue
+        t = Task.model_validate(shard["task"])
+        sig = tuple(sorted(map(tuple, t.tools)))
+        if any(fuzz.ratio(t.question, q) >= 95 for q in seen.get(sig, [])):
+            counts["dropped_duplicate"] += 1
+            continue
+        seen.setdefault(sig, []).append(t.question)
+        counts["kept"] += 1
+        tasks.append(t)
+    return tasks, list(calls.values()), counts
+
+
+def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
+             progress: Callable[[str, int, int], None] = lambda *a: None) -> dict[str, Any]:
+    """Run (or resume) a generation into ``run`` and build its dataset."""
+    run.mkdir(parents=True, exist_ok=True)
+    lock = open(run / ".lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RuntimeError(f"{run}: another `firefly generate` is running on this run directory") from None
+    _load_or_write_config(run, cfg)
+    summary = asyncio.run(_run(run, specs, cfg, progress))
+    tasks, calls, counts = collect(run)
+    all_tools = {(t["server"], t["name"]) for t in json.loads((run / "tools.json").read_text())}
+    used = {tuple(x) for t in tasks for x in t.tools}
+    report = build_dataset(tasks, calls, run / "dataset", test_share=cfg.test_share, filter_counts=dict(counts),
+                           extra={"tool_coverage": round(len(used & all_tools) / max(len(all_tools), 1), 3),
+                                  "generation_seconds": summary["seconds"], "graph": summary["graph"]})
+    summary.update(report)
+    _atomic_write(run / "summary.json", json.dumps(summary, indent=2, default=str))
+    return summary

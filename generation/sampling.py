@@ -1,0 +1,169 @@
+"""Seeded sub-DAG sampling (fan-out / sequence / fan-in / mixed) over a tool graph."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from typing import Any, Callable
+
+from firefly_eval.schema import Plan, ToolSpec, content_hash
+from firefly_eval.generation.graph import ToolGraph
+
+__all__ = ["PATTERNS", "coverage", "sample_plans", "satisfiable"]
+
+PATTERNS = ("sequence", "fan-out", "fan-in", "mixed")
+Key = tuple[str, str]
+
+
+def satisfiable(tool: ToolSpec, bound: set[str], can_produce: Callable[[str, dict[str, Any]], bool]) -> bool:
+    """Every required parameter is bound by a predecessor or producible by the explorer."""
+    props = tool.input_schema.get("properties", {}) or {}
+    for name in tool.input_schema.get("required", []) or []:
+        if name in bound:
+            continue
+        if not can_produce(name, props.get(name, {}) if isinstance(props.get(name), dict) else {}):
+            return False
+    return True
+
+
+def _default_can_produce(name: str, schema: dict[str, Any]) -> bool:
+    typ = schema.get("type")
+    if "enum" in schema or "default" in schema or schema.get("examples"):
+        return True
+    return typ in (None, "string", "number", "integer", "boolean") or (
+        typ == "array" and isinstance(schema.get("items"), dict) and schema["items"].get("type") in ("string", "number", "integer")
+    )
+
+
+def sample_plans(
+    graph: ToolGraph,
+    n: int,
+    seed: int = 0,
+    pattern_mix: dict[str, float] | None = None,
+    max_servers: int = 3,
+    cross_server_share: float = 0.35,
+    max_per_server_share: float = 0.12,
+    can_produce: Callable[[str, dict[str, Any]], bool] = _default_can_produce,
+    min_confidence: float = 0.55,
+) -> list[Plan]:
+    """Sample ``n`` distinct plans deterministically for a seed."""
+    rng = random.Random(seed)
+    mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
+    tools = {t.key: t for t in graph.tools}
+    ok_tools = {k for k, t in tools.items() if satisfiable(t, set(), can_produce) or t.input_schema.get("required")}
+    succ: dict[Key, list[Key]] = defaultdict(list)
+    pred: dict[Key, list[Key]] = defaultdict(list)
+    for e in graph.edges:
+        s, d = tuple(e.src), tuple(e.dst)
+        if e.confidence >= min_confidence and s in ok_tools and d in ok_tools:
+            succ[s].append(d)  # type: ignore[arg-type]
+            pred[d].append(s)  # type: ignore[arg-type]
+    for k in succ:
+        succ[k].sort()
+    for k in pred:
+        pred[k].sort()
+    starts = sorted(k for k in succ if len(succ[k]) >= 2) or sorted(succ)
+    if not starts:
+        return []
+    server_count: Counter[str] = Counter()
+    seen: set[tuple] = set()
+    plans: list[Plan] = []
+    budget = n * 40
+    cap = max(2, int(max_per_server_share * n) + 1)
+
+    def pick(options: list[Key], exclude: set[Key], want_cross: bool, servers: set[str]) -> Key | None:
+        opts = [o for o in options if o not in exclude]
+        if not opts:
+            return None
+        cross = [o for o in opts if o[0] not in servers]
+        same = [o for o in opts if o[0] in servers]
+        if want_cross and cross and len(servers) < max_servers:
+            return rng.choice(cross)
+        return rng.choice(same or (cross if len(servers) < max_servers else []) or [None])  # type: ignore[list-item]
+
+    while len(plans) < n and budget > 0:
+        budget -= 1
+        pattern = rng.choices(list(mix), weights=list(mix.values()))[0]
+        want_cross = rng.random() < cross_server_share
+        start = rng.choice(starts)
+        if server_count[start[0]] >= cap:
+            continue
+        nodes: list[Key] = [start]
+        edges: list[tuple[int, int]] = []
+        servers = {start[0]}
+        if pattern == "sequence":
+            for _ in range(rng.randint(1, 3)):
+                nxt = pick(succ.get(nodes[-1], []), set(nodes), want_cross, servers)
+                if nxt is None:
+                    break
+                edges.append((len(nodes) - 1, len(nodes)))
+                nodes.append(nxt)
+                servers.add(nxt[0])
+        elif pattern == "fan-out":
+            for _ in range(rng.randint(2, 3)):
+                nxt = pick(succ.get(start, []), set(nodes), want_cross, servers)
+                if nxt is None:
+                    break
+                edges.append((0, len(nodes)))
+                nodes.append(nxt)
+                servers.add(nxt[0])
+        elif pattern == "fan-in":
+            sink = pick(succ.get(start, []), set(nodes), want_cross, servers)
+            if sink is None:
+                continue
+            others = [p for p in pred.get(sink, []) if p != start]
+            nodes = [start]
+            for _ in range(rng.randint(1, 2)):
+                p = pick(others, set(nodes) | {sink}, want_cross, servers)
+                if p is None:
+                    break
+                nodes.append(p)
+                servers.add(p[0])
+            nodes.append(sink)
+            servers.add(sink[0])
+            edges = [(i, len(nodes) - 1) for i in range(len(nodes) - 1)]
+        else:  # mixed: a sequence step, then a fan-out from the second node
+            mid = pick(succ.get(start, []), {start}, want_cross, servers)
+            if mid is None:
+                continue
+            nodes.append(mid)
+            servers.add(mid[0])
+            edges.append((0, 1))
+            for _ in range(2):
+                nxt = pick(succ.get(mid, []), set(nodes), want_cross, servers)
+                if nxt is None:
+                    break
+                edges.append((1, len(nodes)))
+                nodes.append(nxt)
+                servers.add(nxt[0])
+        if len(nodes) < 2:
+            continue
+        # the realised shape decides the label
+        if pattern == "fan-out" and len(nodes) < 3 or pattern == "fan-in" and len(nodes) < 3:
+            pattern = "sequence"
+        if pattern == "mixed" and len(nodes) < 4:
+            pattern = "sequence"
+        sig = (pattern, tuple(nodes), tuple(edges))
+        if sig in seen:
+            continue
+        seen.add(sig)
+        for s in servers:
+            server_count[s] += 1
+        plans.append(Plan(id=content_hash([seed, list(nodes), edges]), nodes=nodes, edges=edges, pattern=pattern))
+    return plans
+
+
+def coverage(graph: ToolGraph, plans: list[Plan]) -> dict[str, Any]:
+    """How many tools/servers the plans reach, and the pattern histogram."""
+    tools = {k for p in plans for k in p.nodes}
+    servers = {k[0] for k in tools}
+    return {
+        "plans": len(plans),
+        "tools_reached": len(tools),
+        "tools_total": len(graph.tools),
+        "servers_reached": len(servers),
+        "servers_total": len({t.server for t in graph.tools}),
+        "patterns": dict(Counter(p.pattern for p in plans)),
+        "multi_server_share": round(sum(len(p.servers) > 1 for p in plans) / max(len(plans), 1), 3),
+        "mean_nodes": round(sum(len(p.nodes) for p in plans) / max(len(plans), 1), 2),
+    }

@@ -1,0 +1,205 @@
+"""Argument values for the offline explorer: schema hints, the seed world, earlier outputs."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections import defaultdict
+from typing import Any
+
+from firefly_eval.generation.graph import param_concept
+from firefly_eval.schema import result_text
+
+__all__ = ["ValueBank", "extract_values", "parse_result"]
+
+_PATH_RE = re.compile(r"(/[\w.\-]+(?:/[\w.\-]+)+)")
+_ID_RE = re.compile(r"\b([A-Z]-\d{3,4})\b")
+_DATE_RE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_NUM_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.])")
+
+_WORLD_FILES = ["company.db", "data/orders.csv", "data/products.csv", "sales.xlsx", "report.docx",
+                "notes/2025-09-02-standup.md", "notes/2025-09-16-planning.md", "notes/todo.txt", "repo/README.md",
+                "repo/inventory.py", "repo/prices.csv"]
+_SQL = [
+    "SELECT name, city FROM customers ORDER BY id LIMIT 3",
+    "SELECT COUNT(*) AS n FROM orders",
+    "SELECT category, COUNT(*) AS n FROM products GROUP BY category ORDER BY category",
+    "SELECT sku, name, price FROM products WHERE price > 100 ORDER BY price DESC",
+    "SELECT customer_id, ROUND(SUM(total), 2) AS spent FROM orders GROUP BY customer_id ORDER BY spent DESC LIMIT 3",
+    "SELECT city, COUNT(*) AS n FROM customers GROUP BY city ORDER BY n DESC, city LIMIT 3",
+    "SELECT MAX(total) AS max_total FROM orders",
+]
+_STATIC: dict[str, list[Any]] = {
+    "expression": ["2*(3+4)", "x**2 + 2*x + 1", "(17*3) - 5", "sqrt(144) + 3", "x**3 - x", "12/4 + 7"],
+    "number": [12, 7, 3.5, 100, 42, 2],
+    "date": ["2025-09-16", "2025-03-20", "2025-12-24"],
+    "timezone": ["Europe/Lisbon", "Asia/Tokyo", "America/Denver", "Europe/Oslo"],
+    "url": ["https://lumen.example/catalog"],
+    "text": ["Lumen Outfitters restocks the Headlamp 400 in Porto.", "Trail Tent 2P sales grew 12% in Q3.",
+             "Winter apparel is the top priority for Q4."],
+    "entity": ["Lumen Outfitters", "Freya Lindqvist", "Porto pop-up"],
+    "table": ["customers", "orders", "products"],
+    "repo": ["main"],
+    "currency": ["EUR", "USD", "JPY"],
+    "unit": ["meter", "kilometer", "celsius", "fahrenheit", "kilogram", "pound"],
+    "id": ["C-203", "O-5004", "P-102"],
+}
+_WORDS = ["Lumen", "Porto", "tent", "headlamp", "winter", "budget", "Trail Runners"]
+
+
+def parse_result(result: dict[str, Any]) -> Any:
+    """Structured content if present, else the text parsed as JSON when it is JSON, else text."""
+    sc = result.get("structuredContent")
+    if sc is not None:
+        if isinstance(sc, dict) and set(sc) == {"result"}:
+            return sc["result"]
+        return sc
+    text = result_text(result).strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+def extract_values(result: dict[str, Any]) -> dict[str, list[Any]]:
+    """Concept -> values found in a result (for binding successors' arguments)."""
+    out: dict[str, list[Any]] = defaultdict(list)
+    data = parse_result(result)
+
+    def walk(key: str, v: Any, depth: int) -> None:
+        if depth > 4:
+            return
+        if isinstance(v, dict):
+            for k, x in list(v.items())[:30]:
+                walk(str(k), x, depth + 1)
+        elif isinstance(v, list):
+            for x in v[:10]:
+                walk(key, x, depth + 1)
+        elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            c = param_concept(key) if key else None
+            if c and v not in out[c]:
+                out[c].append(v)
+            if isinstance(v, (int, float)):
+                out["number"].append(v)
+
+    walk("", data, 0)
+    text = result_text(result)
+    for p in _PATH_RE.findall(text)[:10]:
+        out["path"].append(p)
+    for i in _ID_RE.findall(text)[:10]:
+        out["id"].append(i)
+    for d in _DATE_RE.findall(text)[:5]:
+        out["date"].append(d)
+    if not out["number"]:
+        out["number"].extend(float(n) if "." in n else int(n) for n in _NUM_RE.findall(text)[:5])
+    if isinstance(data, str) and 0 < len(data) <= 200:
+        out["text"].append(data)
+    return dict(out)
+
+
+class ValueBank:
+    """Candidate values for a parameter, most promising first."""
+
+    def __init__(self, sandbox_of: dict[str, str]) -> None:
+        self.sandbox_of = sandbox_of  # server -> its sandbox path
+        self.learned: dict[str, list[Any]] = defaultdict(list)  # field name -> values seen in outputs
+
+    def learn(self, result: dict[str, Any]) -> None:
+        for concept, values in extract_values(result).items():
+            bucket = self.learned[concept]
+            for v in values[:5]:
+                if v not in bucket:
+                    bucket.append(v)
+            del bucket[:-20]
+
+    def candidates(self, server: str, tool: str, name: str, schema: dict[str, Any],
+                   rng: random.Random, bound: list[Any] | None = None) -> list[Any]:
+        """Ordered candidate values for parameter ``name`` of ``server``'s tool."""
+        schema = schema if isinstance(schema, dict) else {}
+        typ = schema.get("type")
+        if isinstance(typ, list):
+            typ = next((t for t in typ if t != "null"), None)
+        out: list[Any] = []
+        if "enum" in schema and isinstance(schema["enum"], list) and schema["enum"]:
+            opts = list(schema["enum"])
+            rng.shuffle(opts)
+            return opts[:4]
+        if "const" in schema:
+            return [schema["const"]]
+        if bound:
+            out.extend(bound)
+        if "default" in schema and schema["default"] is not None:
+            out.append(schema["default"])
+        for ex in schema.get("examples", []) or []:
+            out.append(ex)
+        concept = param_concept(name, schema)
+        sandbox = self.sandbox_of.get(server, "")
+        if concept == "repo" and not ("branch" in name.lower() or "commit" in name.lower() or "ref" in name.lower()):
+            out.extend([f"{sandbox}/repo", sandbox])
+        elif concept == "repo":
+            out.extend(["main", "HEAD"])
+        elif concept == "path":
+            files = list(_WORLD_FILES)
+            rng.shuffle(files)
+            lname = f"{name} {tool}".lower()
+            dirs = [sandbox, f"{sandbox}/notes", f"{sandbox}/data"]
+            if any(w in lname for w in ("dir", "folder", "list", "tree", "search", "find")):
+                out.extend(dirs)
+            out.extend(f"{sandbox}/{f}" for f in files[:4])
+            out.extend(files[:2])
+        elif concept == "sql":
+            sql = list(_SQL)
+            rng.shuffle(sql)
+            if server == "duckdb" or server == "motherduck":
+                out.append(f"SELECT COUNT(*) AS n FROM read_csv_auto('{sandbox}/data/orders.csv')")
+                out.append(f"SELECT category, COUNT(*) AS n FROM read_csv_auto('{sandbox}/data/products.csv') "
+                           "GROUP BY category ORDER BY category")
+            out.extend(sql[:3])
+        elif concept:
+            learned = self.learned.get(concept, [])
+            static = list(_STATIC.get(concept, []))
+            rng.shuffle(static)
+            out.extend(static[:3] + learned[-2:])
+        if typ in ("integer", "number"):
+            nums = [v for v in out if isinstance(v, (int, float)) and not isinstance(v, bool)]
+            conv = []
+            for v in out:
+                if isinstance(v, str):
+                    try:
+                        conv.append(float(v) if "." in v else int(v))
+                    except ValueError:
+                        pass
+            lo, hi = schema.get("minimum"), schema.get("maximum")
+            base = [rng.choice([2, 3, 5, 7, 10, 12, 25, 42])]
+            vals = nums + conv + base
+            if typ == "integer":
+                vals = [int(v) for v in vals]
+            vals = [v for v in vals if (lo is None or v >= lo) and (hi is None or v <= hi)] or [lo if lo is not None else 1]
+            return list(dict.fromkeys(vals))[:4]
+        if typ == "boolean":
+            return [False, True]
+        if typ == "array":
+            items = schema.get("items", {}) if isinstance(schema.get("items"), dict) else {}
+            it = items.get("type")
+            if it == "object":
+                return [self.candidates(server, tool, name.rstrip("s"), items, rng, None)[:1]]
+            inner = self.candidates(server, tool, name.rstrip("s"), items, rng, None)
+            if it in ("number", "integer"):
+                return [[3, 5, 8, 13], [2.5, 4.0, 9.5]]
+            return [inner[:2] or _WORDS[:2]]
+        if typ == "object":
+            oprops = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
+            req = [r for r in schema.get("required", []) or [] if r in oprops] or list(oprops)[:3]
+            obj = {}
+            for r in req:
+                sub = self.candidates(server, tool, r, oprops.get(r, {}), rng, None)
+                if sub:
+                    obj[r] = sub[0]
+            return [obj]
+        strs = [v for v in out if isinstance(v, str)] + [str(v) for v in out if isinstance(v, (int, float))]
+        if not strs:
+            strs = [rng.choice(_STATIC["text"] if "text" in name.lower() or "content" in name.lower() else _WORDS)]
+        return list(dict.fromkeys(strs))[:4]
