@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
-from firefly_eval.schema import CallRecord, Task
+from firefly_eval.schema import CallRecord, Task, ToolSpec
 from firefly_eval.simulator.records import record_to_row
 
 __all__ = ["build_dataset", "load_tasks", "ngram_overlap", "task_from_row", "task_to_row"]
@@ -82,7 +82,8 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
 
 def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_share: float = 0.2,
                   salt: str = "firefly", filter_counts: dict[str, int] | None = None,
-                  extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                  extra: dict[str, Any] | None = None, tools: list[ToolSpec] | None = None,
+                  stateful_servers: set[str] | None = None, keep_all_calls: bool = True) -> dict[str, Any]:
     """Write ``out/`` as a Hub-layout dataset; returns the report written to the card."""
     splits: dict[str, list[Task]] = {"train": [], "test": []}
     for t in tasks:
@@ -91,8 +92,13 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
     needed = {cid for t in tasks for cid in t.reference_calls}
     for split, ts in splits.items():
         _write_parquet([task_to_row(t) for t in ts], out / "data" / f"{split}-00000-of-00001.parquet")
-    _write_parquet([record_to_row(c) for c in calls if c.id in needed or True],
+    _write_parquet([record_to_row(c) for c in calls if c.id in needed or keep_all_calls],
                    out / "calls" / "calls-00000-of-00001.parquet")
+    used_tools = {tuple(x) for t in tasks for x in t.tools}
+    servers = {s for t in tasks for s in t.servers}
+    (out / "tools.jsonl").write_text("".join(
+        t.model_dump_json() + "\n" for t in (tools or []) if t.server in servers or t.key in used_tools))
+    (out / "meta.json").write_text(json.dumps({"stateful_servers": sorted(stateful_servers or [])}, indent=2))
     tau2 = _tau2_texts()
     report: dict[str, Any] = {
         "counts": {k: len(v) for k, v in splits.items()},

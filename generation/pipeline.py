@@ -193,7 +193,9 @@ def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
     tasks, calls, counts = collect(run)
     all_tools = {(t["server"], t["name"]) for t in json.loads((run / "tools.json").read_text())}
     used = {tuple(x) for t in tasks for x in t.tools}
+    tools = [ToolSpec.model_validate(t) for t in json.loads((run / "tools.json").read_text())]
     report = build_dataset(tasks, calls, run / "dataset", test_share=cfg.test_share, filter_counts=dict(counts),
+                           tools=tools, stateful_servers={s.name for s in specs if s.stateful},
                            extra={"tool_coverage": round(len(used & all_tools) / max(len(all_tools), 1), 3),
                                   "generation_seconds": summary["seconds"], "graph": summary["graph"]})
     summary.update(report)

@@ -1,0 +1,120 @@
+"""Field-matching scorer with failure classes and simulator-tier metrics."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from inspect_ai.scorer import (
+    CORRECT,
+    INCORRECT,
+    Metric,
+    SampleScore,
+    Score,
+    Scorer,
+    Target,
+    accuracy,
+    metric,
+    scorer,
+    stderr,
+)
+from inspect_ai.solver import TaskState
+
+from firefly_eval.grading import grade
+
+__all__ = ["classify_failure", "field_match"]
+
+
+def classify_failure(answer: dict[str, Any] | None, calls: list[dict[str, Any]], reference_tools: list[list[str]]) -> str:
+    """model | simulator: a miss on a tool the reference trajectory needed is the simulator's fault."""
+    needed = {tuple(t) for t in reference_tools}
+    if any(c.get("tier") == "miss" and (c.get("server"), c.get("tool")) in needed for c in calls):
+        return "simulator"
+    return "model"
+
+
+def _meta_mean(key: str) -> Metric:
+    def compute(scores: list[SampleScore]) -> float:
+        vals = [s.score.metadata.get(key, 0) for s in scores if s.score.metadata]
+        return sum(vals) / len(vals) if vals else 0.0
+
+    return compute
+
+
+@metric
+def mean_tool_calls() -> Metric:
+    """Mean number of tool calls per sample."""
+    return _meta_mean("tool_calls")
+
+
+@metric
+def failure_model() -> Metric:
+    """Share of samples failed by the model (wrong answer, bad call, no submission)."""
+    return _meta_mean("failure_model")
+
+
+@metric
+def failure_simulator() -> Metric:
+    """Share of samples failed on a simulator miss the reference trajectory also needed."""
+    return _meta_mean("failure_simulator")
+
+
+@metric
+def tier_exact() -> Metric:
+    """Share of tool calls answered by the exact tier."""
+    return _tier_share("exact")
+
+
+@metric
+def tier_fuzzy() -> Metric:
+    """Share of tool calls answered by the fuzzy tier."""
+    return _tier_share("fuzzy")
+
+
+@metric
+def tier_miss() -> Metric:
+    """Share of tool calls that missed the simulator."""
+    return _tier_share("miss")
+
+
+def _tier_share(tier: str) -> Metric:
+    def compute(scores: list[SampleScore]) -> float:
+        counts: Counter[str] = Counter()
+        for s in scores:
+            counts.update((s.score.metadata or {}).get("tiers", {}))
+        total = sum(counts.values())
+        return counts[tier] / total if total else 0.0
+
+    return compute
+
+
+@scorer(metrics=[accuracy(), stderr(), mean_tool_calls(), failure_model(), failure_simulator(),
+                 tier_exact(), tier_fuzzy(), tier_miss()])
+def field_match(rel_tol: float = 1e-4) -> Scorer:
+    """Pass iff every required answer field matches the gold answer (see firefly_eval.grading)."""
+
+    async def score(state: TaskState, target: Target) -> Score:
+        gold = json.loads(target.text)
+        schema = state.metadata["answer_schema"]
+        answer = state.metadata.get("firefly_answer")
+        calls = state.metadata.get("firefly_calls", [])
+        tiers = dict(Counter(c.get("tier", "?") for c in calls))
+        meta: dict[str, Any] = {"tool_calls": len(calls), "tiers": tiers, "failure_model": 0, "failure_simulator": 0,
+                                "invalid_submits": state.metadata.get("firefly_invalid_submits", 0)}
+        if answer is None:
+            meta["failure_model"] = 1
+            meta["failure"] = "model: no submission"
+            return Score(value=INCORRECT, answer="", explanation="no submission: the run ended without a valid "
+                         "call to submit", metadata=meta)
+        g = grade(answer, gold, schema, rel_tol=rel_tol)
+        meta["fields"] = {f.name: {"passed": f.passed, "why": f.explanation} for f in g.fields}
+        meta["field_fraction"] = g.fraction
+        if not g.passed:
+            cls = classify_failure(answer, calls, state.metadata.get("tools", []))
+            meta[f"failure_{cls}"] = 1
+            meta["failure"] = cls
+        return Score(value=CORRECT if g.passed else INCORRECT, answer=json.dumps(answer, ensure_ascii=False),
+                     explanation=g.explanation, metadata=meta)
+
+    return score

@@ -1,0 +1,90 @@
+"""``inspect eval firefly_eval/heldout --model <any>``: verified tasks replayed by the simulator."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from inspect_ai import Epochs, Task, task
+from inspect_ai.solver import Solver
+
+from firefly_eval.simulator import Simulator
+from firefly_eval.tasks.heldout.agent import firefly_agent
+from firefly_eval.tasks.heldout.dataset import DEFAULT_DATASET, load_bundle, samples, stateful_servers, task_tools
+from firefly_eval.tasks.heldout.scorer import field_match
+
+__all__ = ["heldout"]
+
+TASK_VERSION = "1.0.0"
+
+
+@task
+def heldout(
+    dataset: str = DEFAULT_DATASET,
+    split: str = "test",
+    tools: str = "task",
+    simulator_tier: Literal["exact", "fuzzy"] = "fuzzy",
+    fuzzy_threshold: float = 90.0,
+    miss_policy: Literal["error"] = "error",
+    judge: str | None = None,
+    max_turns: int = 20,
+    shuffle: bool = False,
+    epochs: int = 1,
+    solver: Solver | None = None,
+) -> Task:
+    """FireFly held-out tasks.
+
+    Args:
+        dataset: ``shipped`` (default), a dataset folder, or a Hub id.
+        split: dataset split.
+        tools: ``task`` (the task's tools), ``servers`` (all tools of its servers) or ``distractors:N``.
+        simulator_tier: ``exact`` for strict replay, ``fuzzy`` to also allow near matches.
+        fuzzy_threshold: minimum similarity (0-100) for the fuzzy tier.
+        miss_policy: only ``error`` in evaluations (a miss is an error result, never an invented success).
+        judge: reserved for free-text fields (not implemented: every shipped field is exact-checkable).
+        max_turns: model turns per sample.
+        shuffle: shuffle the samples.
+        epochs: epochs; pass@k and pass^k reducers are added for k = 1..epochs (powers of two).
+        solver: replace the default agent.
+    """
+    return _create_task(dataset, split, tools, simulator_tier, fuzzy_threshold, miss_policy, judge, max_turns,
+                        shuffle, epochs, solver)
+
+
+def _create_task(dataset: str, split: str, tools: str, simulator_tier: str, fuzzy_threshold: float,
+                 miss_policy: str, judge: str | None, max_turns: int, shuffle: bool, epochs: int,
+                 solver: Solver | None) -> Task:
+    if judge:
+        raise NotImplementedError("judge: free-text judging is not implemented yet; shipped answers are all "
+                                  "exact-checkable fields")
+    if simulator_tier not in ("exact", "fuzzy"):
+        raise ValueError(f"simulator_tier must be 'exact' or 'fuzzy', got {simulator_tier!r}")
+    if miss_policy != "error":
+        raise ValueError(f"miss_policy must be 'error' in evaluations, got {miss_policy!r}")
+    if max_turns < 1:
+        raise ValueError(f"max_turns must be >= 1, got {max_turns}")
+    task_rows, index, tool_specs = load_bundle(dataset, split)
+    by_id = {t.id: t for t in task_rows}
+    tiers = frozenset({"exact"} if simulator_tier == "exact" else {"exact", "fuzzy"})
+    stateful = stateful_servers(dataset)
+    sim = Simulator(index, tools=tool_specs, fuzzy_threshold=fuzzy_threshold, tiers=tiers,
+                    stateful_servers=stateful)
+    for t in task_rows:
+        task_tools(t, tool_specs, tools)  # validate the mode early
+
+    def tools_for(sample_id: str | int):
+        return task_tools(by_id[str(sample_id)], tool_specs, tools)
+
+    ds = samples(task_rows)
+    if shuffle:
+        ds.shuffle()
+    reducers = ["mean"] + [f"pass_at_{k}" for k in (2, 4, 8, 16) if k <= epochs] + \
+               [f"pass_k_{k}" for k in (2, 4, 8, 16) if k <= epochs]
+    return Task(
+        dataset=ds,
+        solver=solver or firefly_agent(sim, tools_for, max_turns=max_turns),
+        scorer=field_match(),
+        epochs=Epochs(epochs, reducers) if epochs > 1 else None,
+        version=TASK_VERSION,
+        metadata={"dataset": str(dataset), "split": split, "simulator_tier": simulator_tier,
+                  "fuzzy_threshold": fuzzy_threshold, "miss_policy": miss_policy, "tools": tools},
+    )
