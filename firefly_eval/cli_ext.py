@@ -1,0 +1,101 @@
+"""``firefly generate``, ``firefly graph ...`` and ``firefly simulate ...`` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    from firefly_eval.cli import FleetOpt, _load, console
+
+    graph_app = typer.Typer(help="Build the tool graph and sample sub-DAG plans.", no_args_is_help=True)
+    sim_app = typer.Typer(help="Replay recorded calls: fidelity report.", no_args_is_help=True)
+    app.add_typer(graph_app, name="graph")
+    app.add_typer(sim_app, name="simulate")
+
+    @app.command("generate")
+    def generate_cmd(
+        out: Path = typer.Option(..., "--out", "-o", help="Run directory (re-run the same command to resume)."),
+        n: int = typer.Option(100, "-n", help="Number of plans to explore."),
+        fleet: Optional[Path] = FleetOpt,
+        seed: int = typer.Option(0, help="Sampling seed."),
+        test_share: float = typer.Option(0.2, help="Share of tool combinations that go to the test split."),
+        explorer: Optional[str] = typer.Option(None, help="Inspect model for an LLM explorer (not yet implemented)."),
+        synthesizer: Optional[str] = typer.Option(None, help="Inspect model for an LLM synthesizer (not yet implemented)."),
+    ) -> None:
+        """Explore sampled plans on the live fleet, write tasks backward, verify, build the dataset."""
+        from firefly_eval.generation.pipeline import GenerateConfig, generate
+
+        if explorer or synthesizer:
+            raise NotImplementedError("LLM explorer/synthesizer are not implemented yet; the offline "
+                                      "schema-guided explorer and template synthesizer run by default")
+        specs = _load(fleet)
+        cfg = GenerateConfig(n_plans=n, seed=seed, test_share=test_share, fleet_file=str(fleet or "default"))
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as progress:
+            bars: dict[str, int] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in bars:
+                    bars[stage] = progress.add_task(stage, total=max(total, 1), completed=done)
+                elif total < 0:
+                    progress.advance(bars[stage], done)
+                else:
+                    progress.update(bars[stage], completed=done, total=total)
+
+            summary = generate(out, specs, cfg, progress=report)
+        table = Table("figure", "value")
+        for key in ("counts", "patterns", "mean_calls_per_task", "multi_server_share", "tool_coverage", "filters",
+                    "seconds", "servers_up", "tools"):
+            table.add_row(key, json.dumps(summary.get(key), default=str))
+        console.print(table)
+        console.print(f"dataset: {out / 'dataset'}")
+
+    @graph_app.command("build")
+    def graph_build(fleet: Optional[Path] = FleetOpt,
+                    catalog: Optional[Path] = typer.Option(None, help="A catalog JSONL(.gz) of servers with tools."),
+                    out: Path = typer.Option(Path("graph.json"), help="Where to write the graph.")) -> None:
+        """Build the tool graph from a live fleet or a schema catalog (no LLM)."""
+        import asyncio
+        import time
+
+        from firefly_eval.generation.graph import build_graph
+        from firefly_eval.generation.catalog import load_catalog
+
+        if catalog:
+            tools = load_catalog(catalog)
+        else:
+            from firefly_eval.mcp.fleet import Fleet
+
+            async def discover():
+                fl = Fleet(_load(fleet))
+                try:
+                    await fl.start()
+                    return list(fl.tools.values())
+                finally:
+                    await fl.close()
+
+            tools = asyncio.run(discover())
+        t0 = time.perf_counter()
+        g = build_graph(tools)
+        g.stats["seconds"] = round(time.perf_counter() - t0, 2)
+        out.write_text(json.dumps({"version": g.version, "stats": g.stats,
+                                   "edges": [e.model_dump(mode="json") for e in g.edges]}))
+        console.print(g.stats)
+
+    @sim_app.command("fidelity")
+    def fidelity(calls: Path = typer.Option(..., "--calls", help="Dataset folder or calls parquet/jsonl."),
+                 holdout: float = typer.Option(0.2, help="Share of records held out and replayed."),
+                 seed: int = typer.Option(0)) -> None:
+        """Hold out recorded calls, replay them, report per tier answered share and exact-equality share."""
+        from firefly_eval.simulator.fidelity import fidelity_report
+
+        console.print_json(json.dumps(fidelity_report(calls, holdout, seed)))
