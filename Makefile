@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` (main job, offline) and `make test` (test suite).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TEST_FLEET := firefly_eval/fleets/test.json
+
+.PHONY: install install-train demo test test-fast clean
+
+$(BIN)/firefly: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(BIN)/firefly
+
+install: $(BIN)/firefly
+
+# GRPO training extras: torch is pinned to the CPU wheel on disk *before* anything can pull CUDA.
+install-train: install
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[train]"
+
+demo: install
+	$(BIN)/firefly fleet install
+	$(BIN)/firefly servers check
+	$(BIN)/firefly generate --out runs/demo -n 60
+	$(BIN)/inspect eval firefly_eval/heldout --model firefly/oracle --log-dir runs/logs
+	$(BIN)/inspect eval firefly_eval/heldout --model firefly/baseline --log-dir runs/logs
+	$(BIN)/inspect eval firefly_eval/heldout -T dataset=runs/demo/dataset -T split=train --model firefly/oracle --log-dir runs/logs
+
+test: install
+	$(BIN)/firefly fleet install --fleet $(TEST_FLEET)
+	$(BIN)/python -m pytest -q -p no:logging tests
+
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:logging -m "not fleet" tests
+
+clean:
+	rm -rf $(VENV) .firefly runs logs

@@ -1,0 +1,108 @@
+import asyncio
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from firefly_eval.schema import CallRecord, ToolSpec, canonical_json
+from firefly_eval.simulator import CallIndex, Simulator
+
+TOOLS = {
+    ("fs", "read_file"): ToolSpec(server="fs", name="read_file", input_schema={
+        "type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]}),
+    ("fs", "write_file"): ToolSpec(server="fs", name="write_file", input_schema={
+        "type": "object", "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+        "required": ["path", "content"]}),
+    ("conv", "convert"): ToolSpec(server="conv", name="convert", input_schema={
+        "type": "object", "properties": {"value": {"type": "number"}, "unit": {"enum": ["m", "km"]}},
+        "required": ["value", "unit"]}),
+}
+
+
+def _res(text):
+    return {"content": [{"type": "text", "text": text}], "isError": False}
+
+
+def _sim(**kw):
+    from firefly_eval.mutation import HistoryTracker
+
+    h = HistoryTracker({"fs"})
+    recs = [CallRecord(server="fs", tool="read_file", arguments={"path": "/w/a.txt"}, result=_res("old"),
+                       history_key=h.key("fs"))]
+    h.observe("fs", "write_file", {"path": "/w/a.txt", "content": "new"}, False)
+    recs.append(CallRecord(server="fs", tool="read_file", arguments={"path": "/w/a.txt"}, result=_res("new"),
+                           history_key=h.key("fs")))
+    recs.append(CallRecord(server="fs", tool="write_file", arguments={"path": "/w/a.txt", "content": "new"},
+                           result=_res("ok")))
+    recs.append(CallRecord(server="conv", tool="convert", arguments={"value": 1000, "unit": "km"}, result=_res("1")))
+    return Simulator(CallIndex(recs), tools=TOOLS, stateful_servers={"fs"}, **kw)
+
+
+def test_exact_tier_with_canonical_arguments():
+    ans = _sim().answer("conv", "convert", {"unit": "km", "value": 1000.0})
+    assert ans.tier == "exact" and ans.result["content"][0]["text"] == "1" and ans.source_id
+
+
+def test_fuzzy_tier_on_near_number_but_enum_must_match():
+    sim = _sim()
+    near = sim.answer("conv", "convert", {"value": 1001, "unit": "km"})
+    assert near.tier == "fuzzy" and near.score >= 90
+    assert sim.answer("conv", "convert", {"value": 1000, "unit": "m"}).tier == "miss"
+    strict = _sim(tiers=frozenset({"exact"}))
+    assert strict.answer("conv", "convert", {"value": 1001, "unit": "km"}).tier == "miss"
+
+
+def test_miss_unknown_and_invalid_are_error_results():
+    sim = _sim()
+    miss = sim.answer("fs", "read_file", {"path": "/elsewhere/zzz.bin"})
+    assert miss.tier == "miss" and miss.is_error and "no recorded data" in miss.result["content"][0]["text"]
+    unk = sim.answer("fs", "delete_everything", {})
+    assert unk.tier == "unknown_tool" and unk.is_error
+    bad = sim.answer("fs", "read_file", {"path": 3})
+    assert bad.tier == "invalid" and "path" in bad.result["content"][0]["text"]
+
+
+def test_stateful_replay_follows_history():
+    ep = _sim().episode()
+    assert ep.call("fs", "read_file", {"path": "/w/a.txt"}).result["content"][0]["text"] == "old"
+    ep.call("fs", "write_file", {"path": "/w/a.txt", "content": "new"})
+    assert ep.call("fs", "read_file", {"path": "/w/a.txt"}).result["content"][0]["text"] == "new"
+    assert ep.tier_counts() == {"exact": 3}
+
+
+def test_index_persists_to_parquet(tmp_path):
+    sim = _sim()
+    sim.index.save(tmp_path / "calls.parquet")
+    again = CallIndex.load(tmp_path / "calls.parquet")
+    assert sorted(r.id for r in again.records()) == sorted(r.id for r in sim.index.records())
+
+
+json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                           | st.text(max_size=20), lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                           max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(list(TOOLS) + [("x", "y")]), json_values)
+def test_never_raises_and_always_well_formed(key, args):
+    ans = _sim().answer(key[0], key[1], args)
+    assert isinstance(ans.result["content"], list) and isinstance(ans.result.get("isError", False), bool)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), json_values, max_size=5))
+def test_canonical_key_is_stable(args):
+    assert canonical_json(args) == canonical_json(dict(reversed(list(args.items()))))
+
+
+def test_concurrent_lookups_are_safe():
+    sim = _sim()
+
+    async def main():
+        async def one(i):
+            await asyncio.sleep(0)
+            return sim.answer("conv", "convert", {"value": 1000 + (i % 3), "unit": "km"}).tier
+
+        return await asyncio.gather(*(one(i) for i in range(300)))
+
+    tiers = asyncio.run(main())
+    assert tiers.count("exact") == 100 and tiers.count("fuzzy") == 200
