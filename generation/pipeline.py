@@ -123,12 +123,18 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
         progress("plans", len(plans) - len(todo), len(plans))
         provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION, "explorer": "schema-guided",
                       "package_version": __version__}
+        timing: Counter[str] = Counter()
         for plan in todo:
-            await fleet.reset_episode()
+            t_plan = time.perf_counter()
+            await fleet.reset_episode(set(plan.servers))
+            timing["reset"] += time.perf_counter() - t_plan
+            t_plan = time.perf_counter()
             exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
             task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance={
                 **provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            timing["explore"] += time.perf_counter() - t_plan
+            t_plan = time.perf_counter()
             volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
             verifier = Verifier(stateful)
             kept = verifier.check(task, exp.calls, volatile)
@@ -141,10 +147,11 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
                      "task": kept.model_dump(mode="json") if kept else None, "reason": reason,
                      "counts": dict(verifier.counts), "infra_errors": exp.infra_errors}
             _atomic_write(shards / f"{plan.id}.json", json.dumps(shard, ensure_ascii=False))
+            timing["verify"] += time.perf_counter() - t_plan
             progress("plans", 1, -1)
     finally:
         await fleet.close()
-    return {"graph": graph_stats, "seconds": round(time.perf_counter() - t0, 1),
+    return {"timing": {k: round(v, 1) for k, v in timing.items()}, "graph": graph_stats, "seconds": round(time.perf_counter() - t0, 1),
             "servers_up": len(fleet.live_servers), "tools": len(fleet.tools)}
 
 

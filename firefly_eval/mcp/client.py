@@ -182,9 +182,14 @@ class ServerConnection:
             env[key] = expanded
         if self.sandbox is not None:
             # servers that write under ~ or cwd stay inside the sandbox
-            home = self.sandbox / ".home"
+            # confine what servers write under ~ or the temp dir (math-mcp's cleanup_resources,
+            # for one, empties the default temp dir) to the server's own sandbox
+            home, tmp = self.sandbox / ".home", self.sandbox / ".tmp"
             home.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir(parents=True, exist_ok=True)
             env.setdefault("HOME", str(home))
+            for key in ("TMPDIR", "TEMP", "TMP"):
+                env.setdefault(key, str(tmp))
         full_env = get_default_environment() | env
         if command != "uvx" and "PATH" in os.environ:
             full_env.setdefault("PATH", os.environ["PATH"])

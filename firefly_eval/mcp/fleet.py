@@ -109,20 +109,28 @@ class Fleet:
             history_key=history_key, run_id=self.run_id,
         )
 
-    async def reset_episode(self) -> None:
-        """Give the next episode fresh state on every server the last one changed."""
-        for name, conn in self.connections.items():
-            spec = conn.spec
-            if not spec.stateful or name in self.failed:
-                continue
-            if self.history.dirty(name):
-                await conn.close()
-                fresh_sandbox(self.sandbox_root / name, self.world)
-                try:
-                    await conn.start()
-                except ServerError as exc:
-                    self.failed[name] = str(exc)
-        self.history.reset()
+    async def reset_episode(self, servers: set[str] | None = None) -> None:
+        """Give the next episode fresh state on the servers it will use (all when None).
+
+        Only servers whose state an earlier episode changed are restored (restarted on a fresh
+        copy of the seed world), in parallel; the others keep running untouched.
+        """
+        names = [n for n in (servers if servers is not None else self.connections)
+                 if n in self.connections and n not in self.failed]
+        dirty = [n for n in names if self.connections[n].spec.stateful and self.history.dirty(n)]
+
+        async def restore(name: str) -> None:
+            conn = self.connections[name]
+            await conn.close()
+            fresh_sandbox(self.sandbox_root / name, self.world)
+            try:
+                await conn.start()
+            except ServerError as exc:
+                self.failed[name] = str(exc)
+
+        await asyncio.gather(*(restore(n) for n in dirty))
+        for n in names:
+            self.history.reset(n)
 
     async def close(self) -> None:
         await asyncio.gather(*(c.close() for c in self.connections.values()), return_exceptions=True)

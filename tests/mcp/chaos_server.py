@@ -58,5 +58,13 @@ def secret() -> str:
     return "token is " + os.environ.get("CHAOS_TOKEN", "")
 
 
+@server.tool()
+def where() -> str:
+    """Report the temp dir and home the server sees."""
+    import tempfile
+
+    return f"{tempfile.gettempdir()}|{os.path.expanduser('~')}"
+
+
 if __name__ == "__main__":
     server.run("stdio")

@@ -113,3 +113,12 @@ def test_secret_env_never_in_errors(chaos_spec, monkeypatch):
         assert "tok-123456789" not in str(info.value)
 
     run(_with(spec, go))
+
+
+def test_temp_and_home_are_confined_to_the_sandbox(chaos_spec, tmp_path):
+    async def go(conn):
+        res = await conn.call_tool("where", {})
+        tmp, home = res["content"][0]["text"].split("|")
+        assert tmp.startswith(str(tmp_path)) and home.startswith(str(tmp_path))
+
+    run(_with(chaos_spec(), go, sandbox=tmp_path))
