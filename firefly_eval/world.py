@@ -17,7 +17,7 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-__all__ = ["WORLD_VERSION", "build_world", "describe_world", "fresh_sandbox", "world_dir"]
+__all__ = ["WORLD_VERSION", "build_world", "describe_world", "fresh_sandbox", "restore_sandbox", "world_dir"]
 
 WORLD_VERSION = "lumen-1"
 
@@ -167,6 +167,25 @@ def describe_world() -> dict[str, str]:
         "notes/": "meeting notes (markdown) and todo.txt", "repo/": "git repository lumen-shop with 3 commits",
         "memory.json": "knowledge-graph memory file (empty)",
     }
+
+
+def restore_sandbox(dest: Path, world: Path | None = None) -> Path:
+    """Put ``dest`` back to the seed world *in place* (the directory itself and .home/.tmp stay).
+
+    For servers that re-read their files on every call this resets state without a restart.
+    """
+    world = world or build_world()
+    if not dest.exists():
+        return fresh_sandbox(dest, world)
+    for child in dest.iterdir():
+        if child.name in (".home", ".tmp"):
+            continue
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    shutil.copytree(world, dest, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
+    return dest
 
 
 def fresh_sandbox(dest: Path, world: Path | None = None) -> Path:

@@ -155,8 +155,8 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             "servers_up": len(fleet.live_servers), "tools": len(fleet.tools)}
 
 
-def collect(run: Path) -> tuple[list[Task], list[CallRecord], Counter[str]]:
-    """Read every finished shard of a run; dedup questions across plans."""
+def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list[CallRecord], Counter[str]]:
+    """Read every finished shard of a run; dedup questions across plans; cap any server's task share."""
     from rapidfuzz import fuzz
 
     tasks: list[Task] = []
@@ -181,9 +181,27 @@ def collect(run: Path) -> tuple[list[Task], list[CallRecord], Counter[str]]:
             counts["dropped_duplicate"] += 1
             continue
         seen.setdefault(sig, []).append(t.question)
-        counts["kept"] += 1
         tasks.append(t)
+    tasks, capped = cap_server_share(tasks, max_server_share)
+    counts["dropped_server_cap"] += capped
+    counts["kept"] = len(tasks)
     return tasks, list(calls.values()), counts
+
+
+def cap_server_share(tasks: list[Task], share: float) -> tuple[list[Task], int]:
+    """Drop the latest tasks of any server used by more than ``share`` of the tasks (iterated to a fixpoint)."""
+    kept = list(tasks)
+    while kept:
+        per_server = Counter(s for t in kept for s in t.servers)
+        limit = max(1, int(share * len(kept)))
+        over = {s for s, c in per_server.items() if c > limit}
+        if not over:
+            break
+        # drop one task of the most over-represented server, the last one in a stable order
+        worst = max(over, key=lambda s: (per_server[s], s))
+        idx = max(i for i, t in enumerate(kept) if worst in t.servers)
+        del kept[idx]
+    return kept, len(tasks) - len(kept)
 
 
 def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,

@@ -71,6 +71,13 @@ def sample_plans(
     budget = n * 40
     cap = max(2, int(max_per_server_share * n) + 1)
 
+    use: Counter[Key] = Counter()
+
+    def least_used(options: list[Key]) -> Key:
+        # coverage-driven: among a few random options, take the least used tool
+        cands = rng.sample(options, min(4, len(options)))
+        return min(cands, key=lambda k: use[k])
+
     def pick(options: list[Key], exclude: set[Key], want_cross: bool, servers: set[str]) -> Key | None:
         opts = [o for o in options if o not in exclude]
         if not opts:
@@ -78,21 +85,22 @@ def sample_plans(
         cross = [o for o in opts if o[0] not in servers]
         same = [o for o in opts if o[0] in servers]
         if want_cross and cross and len(servers) < max_servers:
-            return rng.choice(cross)
-        return rng.choice(same or (cross if len(servers) < max_servers else []) or [None])  # type: ignore[list-item]
+            return least_used(cross)
+        pool = same or (cross if len(servers) < max_servers else [])
+        return least_used(pool) if pool else None
 
     while len(plans) < n and budget > 0:
         budget -= 1
         pattern = rng.choices(list(mix), weights=list(mix.values()))[0]
         want_cross = rng.random() < cross_server_share
-        start = rng.choice(starts)
+        start = least_used(starts)
         if server_count[start[0]] >= cap:
             continue
         nodes: list[Key] = [start]
         edges: list[tuple[int, int]] = []
         servers = {start[0]}
         if pattern == "sequence":
-            for _ in range(rng.randint(1, 3)):
+            for _ in range(rng.randint(1, 5)):
                 nxt = pick(succ.get(nodes[-1], []), set(nodes), want_cross, servers)
                 if nxt is None:
                     break
@@ -100,7 +108,7 @@ def sample_plans(
                 nodes.append(nxt)
                 servers.add(nxt[0])
         elif pattern == "fan-out":
-            for _ in range(rng.randint(2, 3)):
+            for _ in range(rng.randint(2, 4)):
                 nxt = pick(succ.get(start, []), set(nodes), want_cross, servers)
                 if nxt is None:
                     break
@@ -129,7 +137,7 @@ def sample_plans(
             nodes.append(mid)
             servers.add(mid[0])
             edges.append((0, 1))
-            for _ in range(2):
+            for _ in range(rng.randint(2, 3)):
                 nxt = pick(succ.get(mid, []), set(nodes), want_cross, servers)
                 if nxt is None:
                     break
@@ -149,6 +157,7 @@ def sample_plans(
         seen.add(sig)
         for s in servers:
             server_count[s] += 1
+        use.update(nodes)
         plans.append(Plan(id=content_hash([seed, list(nodes), edges]), nodes=nodes, edges=edges, pattern=pattern))
     return plans
 

@@ -18,7 +18,7 @@ from typing import Any
 from firefly_eval.mcp.client import ServerConnection, ServerError
 from firefly_eval.mutation import HistoryTracker
 from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
-from firefly_eval.world import build_world, fresh_sandbox
+from firefly_eval.world import build_world, fresh_sandbox, restore_sandbox
 
 __all__ = ["Fleet", "StartReport"]
 
@@ -63,6 +63,7 @@ class Fleet:
         self.tools: dict[tuple[str, str], ToolSpec] = {}
         self.history = HistoryTracker({s.name for s in specs if s.stateful})
         self.failed: dict[str, str] = {}
+        self._pending: dict[str, asyncio.Task[None]] = {}
 
     async def start(self, parallel: int = 6) -> list[StartReport]:
         """Start every server and list its tools; failures are reported, the others go on."""
@@ -112,27 +113,41 @@ class Fleet:
     async def reset_episode(self, servers: set[str] | None = None) -> None:
         """Give the next episode fresh state on the servers it will use (all when None).
 
-        Only servers whose state an earlier episode changed are restored (restarted on a fresh
-        copy of the seed world), in parallel; the others keep running untouched.
+        Every server whose state the last episode changed is restored: servers that keep state
+        in process memory (``restart_per_episode``) are restarted on a fresh copy of the seed
+        world *in the background*, servers that re-read their files get them restored in place
+        at once. Only the restarts of the servers the next episode uses are awaited, so
+        restarts overlap with exploration of plans on other servers.
         """
-        names = [n for n in (servers if servers is not None else self.connections)
-                 if n in self.connections and n not in self.failed]
-        dirty = [n for n in names if self.connections[n].spec.stateful and self.history.dirty(n)]
+        for name, conn in self.connections.items():
+            if name in self.failed or not conn.spec.stateful or not self.history.dirty(name):
+                continue
+            self.history.reset(name)
+            if not conn.spec.restart_per_episode and conn.alive:
+                restore_sandbox(self.sandbox_root / name, self.world)
+            else:
+                self._pending[name] = asyncio.create_task(self._restart_fresh(name))
+        wanted = servers if servers is not None else set(self.connections)
+        waits = [t for n, t in self._pending.items() if n in wanted]
+        if waits:
+            await asyncio.gather(*waits)
+        for n in [n for n, t in self._pending.items() if t.done()]:
+            del self._pending[n]
+        if servers is None:
+            self.history.reset()
 
-        async def restore(name: str) -> None:
-            conn = self.connections[name]
-            await conn.close()
-            fresh_sandbox(self.sandbox_root / name, self.world)
-            try:
-                await conn.start()
-            except ServerError as exc:
-                self.failed[name] = str(exc)
-
-        await asyncio.gather(*(restore(n) for n in dirty))
-        for n in names:
-            self.history.reset(n)
+    async def _restart_fresh(self, name: str) -> None:
+        conn = self.connections[name]
+        await conn.close()
+        fresh_sandbox(self.sandbox_root / name, self.world)
+        try:
+            await conn.start()
+        except ServerError as exc:
+            self.failed[name] = str(exc)
 
     async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending.values(), return_exceptions=True)
         await asyncio.gather(*(c.close() for c in self.connections.values()), return_exceptions=True)
         if self._own_root:
             shutil.rmtree(self.sandbox_root, ignore_errors=True)
