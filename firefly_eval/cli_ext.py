@@ -17,7 +17,24 @@ def register(app: typer.Typer) -> None:
     from firefly_eval.cli import FleetOpt, _load, console
 
     graph_app = typer.Typer(help="Build the tool graph and sample sub-DAG plans.", no_args_is_help=True)
-    sim_app = typer.Typer(help="Replay recorded calls: fidelity report.", no_args_is_help=True)
+    sim_app = typer.Typer(help="Replay recorded calls. `firefly simulate --calls DATASET` serves them as an MCP "
+                               "stdio server; subcommands report fidelity.", invoke_without_command=True)
+
+    @sim_app.callback()
+    def simulate(ctx: typer.Context,
+                 calls: Optional[Path] = typer.Option(None, "--calls", help="Dataset folder or calls file to serve."),
+                 exact_only: bool = typer.Option(False, "--exact-only", help="Strict replay (no fuzzy tier)."),
+                 threshold: float = typer.Option(90.0, help="Fuzzy tier threshold (0-100).")) -> None:
+        """Serve recorded calls over MCP stdio (any MCP client can connect)."""
+        if ctx.invoked_subcommand is not None:
+            return
+        if calls is None:
+            console.print(ctx.get_help())
+            raise typer.Exit(2)
+        from firefly_eval.simulator.mcp_server import load_simulator, serve_stdio
+
+        tiers = frozenset({"exact"}) if exact_only else frozenset({"exact", "fuzzy"})
+        serve_stdio(load_simulator(calls, tiers=tiers, fuzzy_threshold=threshold))
     app.add_typer(graph_app, name="graph")
     app.add_typer(sim_app, name="simulate")
 
@@ -59,6 +76,21 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"dataset: {out / 'dataset'}")
 
+    @app.command("doctor")
+    def doctor(model: str = typer.Option(..., "--model", "-m", help="Inspect model name, e.g. vllm/Qwen/Qwen3-4B."),
+               n: int = typer.Option(3, "-n", help="Canary tasks."),
+               log_dir: Path = typer.Option(Path("logs/doctor"), help="Where the canary eval log goes.")) -> None:
+        """Pre-flight a model on 3 canary tasks: parsable tool calls and a valid submit."""
+        from firefly_eval.doctor import run_doctor
+
+        checks = run_doctor(model, n=n, log_dir=str(log_dir))
+        table = Table("check", "result", "detail")
+        for c in checks:
+            table.add_row(c.name, "[green]ok[/green]" if c.ok else "[red]FAIL[/red]", c.detail)
+        console.print(table)
+        if not all(c.ok for c in checks):
+            raise typer.Exit(1)
+
     @graph_app.command("build")
     def graph_build(fleet: Optional[Path] = FleetOpt,
                     catalog: Optional[Path] = typer.Option(None, help="A catalog JSONL(.gz) of servers with tools."),
@@ -90,6 +122,18 @@ def register(app: typer.Typer) -> None:
         out.write_text(json.dumps({"version": g.version, "stats": g.stats,
                                    "edges": [e.model_dump(mode="json") for e in g.edges]}))
         console.print(g.stats)
+
+    @sim_app.command("drift")
+    def drift(calls: Path = typer.Option(..., "--calls", help="Dataset folder or calls parquet/jsonl."),
+              fleet: Optional[Path] = FleetOpt, n: int = typer.Option(200, "-n", help="Calls to re-probe.")) -> None:
+        """Re-probe a sample of recorded calls on the live servers; report which results changed."""
+        import asyncio
+
+        from firefly_eval.simulator.drift import drift_report
+        from firefly_eval.simulator.records import read_records
+
+        src = calls / "calls" if (calls / "calls").is_dir() else calls
+        console.print_json(json.dumps(asyncio.run(drift_report(read_records(src), _load(fleet), n))))
 
     @sim_app.command("fidelity")
     def fidelity(calls: Path = typer.Option(..., "--calls", help="Dataset folder or calls parquet/jsonl."),

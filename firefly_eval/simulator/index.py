@@ -69,11 +69,14 @@ class Match:
 
 
 class _ToolBucket:
-    __slots__ = ("records", "texts")
+    __slots__ = ("postings", "records", "texts")
 
     def __init__(self) -> None:
         self.records: list[CallRecord] = []
         self.texts: list[str] = []
+        # (argument key, canonical value) -> record positions: blocks the fuzzy search to
+        # records that share at least one argument value exactly
+        self.postings: dict[tuple[str, str], list[int]] = {}
 
 
 class CallIndex:
@@ -98,8 +101,11 @@ class CallIndex:
             self._exact[key] = record
         if prev is None:
             bucket = self._buckets.setdefault((record.server, record.tool), _ToolBucket())
+            pos = len(bucket.records)
             bucket.records.append(record)
             bucket.texts.append(flatten_arguments(record.arguments))
+            for k, v in record.arguments.items():
+                bucket.postings.setdefault((k, canonical_json(v)), []).append(pos)
         self.n_records += 1
 
     def exact(self, server: str, tool: str, arguments: dict[str, Any], history_key: str = "") -> CallRecord | None:
@@ -112,12 +118,10 @@ class CallIndex:
         if bucket is None:
             return None
         enums = enums or {}
-        query = flatten_arguments(arguments)
         if len(bucket.texts) <= prefilter:
-            candidates = range(len(bucket.texts))
+            candidates: Iterable[int] = range(len(bucket.texts))
         else:
-            hits = process.extract(query, bucket.texts, scorer=fuzz.token_set_ratio, limit=prefilter)
-            candidates = [h[2] for h in hits]
+            candidates = self._blocked(bucket, arguments, prefilter)
         best: Match | None = None
         for i in candidates:
             rec = bucket.records[i]
@@ -127,6 +131,35 @@ class CallIndex:
             if best is None or score > best.score or (score == best.score and best.record.is_error and not rec.is_error):
                 best = Match(rec, score)
         return best
+
+    @staticmethod
+    def _blocked(bucket: _ToolBucket, arguments: dict[str, Any], limit: int) -> list[int]:
+        """Candidates sharing the rarest exact argument values; lexical prefilter as a fallback."""
+        postings = []
+        for k, v in arguments.items():
+            try:
+                p = bucket.postings.get((k, canonical_json(v)))
+            except (TypeError, ValueError):
+                p = None
+            if p:
+                postings.append(p)
+        postings.sort(key=len)
+        out: list[int] = []
+        seen: set[int] = set()
+        for p in postings:
+            if len(p) > 20 * limit and out:
+                break
+            for i in p[: 4 * limit]:
+                if i not in seen:
+                    seen.add(i)
+                    out.append(i)
+            if len(out) >= limit:
+                break
+        if out:
+            return out
+        hits = process.extract(flatten_arguments(arguments), bucket.texts, scorer=fuzz.token_set_ratio,
+                               limit=limit)
+        return [h[2] for h in hits]
 
     def has_tool(self, server: str, tool: str) -> bool:
         return (server, tool) in self._buckets
