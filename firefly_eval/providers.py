@@ -75,6 +75,9 @@ class FireflyModelAPI(ModelAPI):
         task = next((t for t in TASKS_BY_ID.values() if t.question == q), None)
         if task is None:
             raise RuntimeError("firefly/oracle: the sample is not a loaded firefly task (unknown question)")
+        last = input[-1] if input else None
+        if isinstance(last, ChatMessageTool) and last.function == SUBMIT and not last.error:
+            return _output("oracle", None, "Submitted.")
         if turn < len(task.reference_arguments):
             ref = task.reference_arguments[turn]
             call = ToolCall(id=f"oracle-{turn}", function=exposed_name(ref["server"], ref["tool"]),

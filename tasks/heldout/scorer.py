@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from typing import Any
 
@@ -61,6 +62,38 @@ def failure_simulator() -> Metric:
 
 
 @metric
+def mean_tokens() -> Metric:
+    """Mean model tokens per sample (all roles)."""
+    return _meta_mean("tokens")
+
+
+@metric
+def ci95_low() -> Metric:
+    """Lower end of the 95% Wilson interval of accuracy."""
+    return _wilson(-1)
+
+
+@metric
+def ci95_high() -> Metric:
+    """Upper end of the 95% Wilson interval of accuracy."""
+    return _wilson(1)
+
+
+def _wilson(sign: int) -> Metric:
+    def compute(scores: list[SampleScore]) -> float:
+        n = len(scores)
+        if n == 0:
+            return 0.0
+        p = sum(s.score.as_float() for s in scores) / n
+        z = 1.96
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return min(1.0, max(0.0, centre + sign * half))
+
+    return compute
+
+
+@metric
 def tier_exact() -> Metric:
     """Share of tool calls answered by the exact tier."""
     return _tier_share("exact")
@@ -89,7 +122,7 @@ def _tier_share(tier: str) -> Metric:
     return compute
 
 
-@scorer(metrics=[accuracy(), stderr(), mean_tool_calls(), failure_model(), failure_simulator(),
+@scorer(metrics=[accuracy(), stderr(), ci95_low(), ci95_high(), mean_tool_calls(), mean_tokens(), failure_model(), failure_simulator(),
                  tier_exact(), tier_fuzzy(), tier_miss()])
 def field_match(rel_tol: float = 1e-4) -> Scorer:
     """Pass iff every required answer field matches the gold answer (see firefly_eval.grading)."""
@@ -100,7 +133,7 @@ def field_match(rel_tol: float = 1e-4) -> Scorer:
         answer = state.metadata.get("firefly_answer")
         calls = state.metadata.get("firefly_calls", [])
         tiers = dict(Counter(c.get("tier", "?") for c in calls))
-        meta: dict[str, Any] = {"tool_calls": len(calls), "tiers": tiers, "failure_model": 0, "failure_simulator": 0,
+        meta: dict[str, Any] = {"tool_calls": len(calls), "tiers": tiers, "tokens": state.token_usage, "failure_model": 0, "failure_simulator": 0,
                                 "invalid_submits": state.metadata.get("firefly_invalid_submits", 0)}
         if answer is None:
             meta["failure_model"] = 1
