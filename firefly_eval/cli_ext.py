@@ -76,6 +76,17 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"dataset: {out / 'dataset'}")
 
+    @app.command("ship-heldout")
+    def ship_heldout(run: Path = typer.Option(..., "--run", help="A finished `firefly generate` run directory."),
+                     split: str = typer.Option("test", help="Split to ship."),
+                     out: Optional[Path] = typer.Option(None, help="Target (default: the package's data/heldout).")) -> None:
+        """Replace the embedded held-out set with a split of a generation run (maintainers)."""
+        from firefly_eval.generation.dataset import export_split
+        from firefly_eval.tasks.heldout.dataset import shipped_path
+
+        report = export_split(run / "dataset", split, out or shipped_path())
+        console.print(report["counts"], f"calls: {report['calls']}")
+
     @app.command("doctor")
     def doctor(model: str = typer.Option(..., "--model", "-m", help="Inspect model name, e.g. vllm/Qwen/Qwen3-4B."),
                n: int = typer.Option(3, "-n", help="Canary tasks."),

@@ -34,8 +34,7 @@ def task_from_row(row: dict[str, Any]) -> Task:
 
 
 def _split_of(task: Task, test_share: float, salt: str) -> str:
-    sig = json.dumps(sorted({tuple(x) for x in task.tools}))
-    h = int(hashlib.sha256(f"{salt}:{sig}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    h = int(hashlib.sha256(f"{salt}:{_combo(task)}".encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "test" if h < test_share else "train"
 
 
@@ -44,15 +43,21 @@ def _ngrams(text: str, n: int = 8) -> set[tuple[str, ...]]:
     return {tuple(toks[i : i + n]) for i in range(max(len(toks) - n + 1, 0))}
 
 
-def ngram_overlap(a: Iterable[str], b: Iterable[str], n: int = 8) -> float:
-    """Share of texts in ``a`` that share at least one word n-gram with any text in ``b``."""
-    bset: set[tuple[str, ...]] = set()
-    for t in b:
-        bset |= _ngrams(t, n)
-    a = list(a)
+def ngram_overlap(a: Iterable[str], b: Iterable[str], n: int = 8, boilerplate_df: float = 0.02) -> float:
+    """Share of texts in ``a`` that share a word n-gram with any text in ``b``.
+
+    N-grams found in more than ``boilerplate_df`` of all texts (template phrasing such as
+    "First, use ... on the ... server") are ignored: they say nothing about contamination.
+    """
+    a, b = list(a), list(b)
     if not a:
         return 0.0
-    return sum(bool(_ngrams(t, n) & bset) for t in a) / len(a)
+    grams_a = [_ngrams(t, n) for t in a]
+    grams_b = [_ngrams(t, n) for t in b]
+    df: Counter[tuple[str, ...]] = Counter(g for gs in grams_a + grams_b for g in gs)
+    limit = max(2, boilerplate_df * (len(a) + len(b)))
+    bset = {g for gs in grams_b for g in gs if df[g] <= limit}
+    return sum(bool(gs & bset) for gs in grams_a) / len(a)
 
 
 def _tau2_texts() -> list[str] | None:
@@ -70,6 +75,19 @@ def _tau2_texts() -> list[str] | None:
         except (OSError, ValueError):
             continue
     return texts or None
+
+
+def _combo(task: Task) -> str:
+    return json.dumps(sorted({tuple(x) for x in task.tools}))
+
+
+def near_duplicate_share(a: list[str], b: list[str], threshold: float = 90.0) -> float:
+    """Share of texts in ``a`` whose closest text in ``b`` has rapidfuzz ratio >= threshold."""
+    from rapidfuzz import fuzz, process
+
+    if not a or not b:
+        return 0.0
+    return sum(process.extractOne(q, b, scorer=fuzz.ratio, score_cutoff=threshold) is not None for q in a) / len(a)
 
 
 def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
@@ -113,7 +131,9 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
                                                             [t.question for t in splits["train"]]), 3),
             "test_vs_tau2_8gram_overlap": (round(ngram_overlap([t.question for t in splits["test"]], tau2), 3)
                                            if tau2 else "inspect_evals not installed: not checked"),
-            "shared_tool_combinations": 0,
+            "test_near_duplicates_of_train": round(near_duplicate_share([t.question for t in splits["test"]],
+                                                                        [t.question for t in splits["train"]]), 3),
+            "shared_tool_combinations": len({_combo(t) for t in splits["test"]} & {_combo(t) for t in splits["train"]}),
         },
         "filters": filter_counts or {},
         **(extra or {}),
@@ -126,9 +146,10 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
 def _write_card(out: Path, report: dict[str, Any]) -> None:
     yaml = (
         "---\nlicense: mit\npretty_name: FireFly verified tool-call tasks\ntask_categories:\n- question-answering\n"
-        "tags:\n- tool-use\n- mcp\n- agents\nconfigs:\n- config_name: default\n  data_files:\n"
-        "  - split: train\n    path: data/train-*.parquet\n  - split: test\n    path: data/test-*.parquet\n"
-        "- config_name: calls\n  data_files:\n  - split: calls\n    path: calls/calls-*.parquet\n---\n"
+        "tags:\n- tool-use\n- mcp\n- agents\n---\n"
+        # no `configs:` block on purpose: with relative data_files, `datasets` keys its cache by
+        # folder name + patterns, so two local folders both called "dataset" collide and
+        # load_dataset() silently returns the other one's rows. The default layout is detected.
     )
     body = [
         "# FireFly verified tool-call tasks", "",
@@ -142,9 +163,28 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
         "## Servers", "", *[f"- {k}: {v}" for k, v in report["servers"].items()], "",
         "## Filters", "", *[f"- {k}: {v}" for k, v in report["filters"].items()], "",
         "## Decontamination", "", *[f"- {k}: {v}" for k, v in report["decontamination"].items()], "",
-        "Load with `datasets.load_dataset(<folder>)` (tasks) and `load_dataset(<folder>, 'calls')` (simulator records).",
+        "Load with `datasets.load_dataset(<folder>)` (tasks) and "
+        "`load_dataset('parquet', data_files='<folder>/calls/*.parquet')` (simulator records).",
     ]
     (out / "README.md").write_text(yaml + "\n".join(body) + "\n")
+
+
+def export_split(dataset_dir: Path, split: str, out: Path) -> dict[str, Any]:
+    """Copy one split of a built dataset (with only the calls it needs) to ``out`` (e.g. the shipped set)."""
+    from firefly_eval.simulator.records import read_records
+
+    tasks = load_tasks(dataset_dir, split)
+    calls = read_records(dataset_dir / "calls")
+    tools = [ToolSpec.model_validate_json(x) for x in (dataset_dir / "tools.jsonl").read_text().splitlines() if x]
+    meta = json.loads((dataset_dir / "meta.json").read_text())
+    report = json.loads((dataset_dir / "report.json").read_text())
+    import shutil
+
+    shutil.rmtree(out, ignore_errors=True)
+    return build_dataset(tasks, calls, out, test_share=1.0, tools=tools,
+                         stateful_servers=set(meta["stateful_servers"]), keep_all_calls=False,
+                         filter_counts=report.get("filters"), extra={"source_split": split,
+                                                                     "source_counts": report["counts"]})
 
 
 def load_tasks(source: str | Path, split: str = "test") -> list[Task]:

@@ -136,7 +136,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             timing["explore"] += time.perf_counter() - t_plan
             t_plan = time.perf_counter()
             volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
-            verifier = Verifier(stateful)
+            verifier = Verifier(stateful, tools=fleet.tools)
             kept = verifier.check(task, exp.calls, volatile)
             reason = next((k for k in verifier.counts if k.startswith("dropped")), "")
             if not exp.ok_steps:

@@ -10,7 +10,7 @@ from rapidfuzz import fuzz
 
 from firefly_eval.generation.synthesize import fact_value
 from firefly_eval.grading import grade, normalize_text
-from firefly_eval.schema import CallRecord, Task
+from firefly_eval.schema import CallRecord, Task, ToolSpec
 from firefly_eval.simulator import CallIndex, Simulator
 
 __all__ = ["Verifier", "leaks", "perturb", "self_check"]
@@ -70,8 +70,10 @@ def self_check(task: Task) -> str | None:
 class Verifier:
     """Runs the filters over synthesized tasks, counting drops per reason."""
 
-    def __init__(self, stateful_servers: set[str], dedup_threshold: float = 95.0) -> None:
+    def __init__(self, stateful_servers: set[str], dedup_threshold: float = 95.0,
+                 tools: dict[tuple[str, str], ToolSpec] | None = None) -> None:
         self.stateful = stateful_servers
+        self.tools = tools or {}
         self.dedup_threshold = dedup_threshold
         self.counts: Counter[str] = Counter()
         self._questions: dict[tuple, list[str]] = {}
@@ -79,7 +81,8 @@ class Verifier:
     def oracle_replay(self, task: Task, calls: list[CallRecord]) -> str | None:
         """Replaying the reference calls through the simulator (exact tier) reproduces the gold."""
         by_id = {c.id: c for c in calls}
-        sim = Simulator(CallIndex(calls), tiers=frozenset({"exact"}), stateful_servers=self.stateful)
+        # the same simulator configuration the harness uses (tool specs: annotations, validation)
+        sim = Simulator(CallIndex(calls), tools=self.tools, tiers=frozenset({"exact"}), stateful_servers=self.stateful)
         ep = sim.episode()
         replayed: dict[str, CallRecord] = {}
         for ref_id, ref in zip(task.reference_calls, task.reference_arguments):

@@ -63,7 +63,7 @@ def load_bundle(dataset: str, split: str) -> tuple[list[Task], CallIndex, dict[t
 
         from firefly_eval.simulator.records import row_to_record
 
-        records = [row_to_record(r) for r in load_dataset(src, "calls", split="calls")]
+        records = [row_to_record(r) for r in load_dataset(src, data_files={"calls": "calls/*.parquet"}, split="calls")]
         tools_file = Path(hf_hub_download(src, "tools.jsonl", repo_type="dataset"))
     tools: dict[tuple[str, str], ToolSpec] = {}
     if tools_file.exists():

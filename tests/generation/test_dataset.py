@@ -1,0 +1,36 @@
+from datasets import load_dataset
+
+from firefly_eval.generation.dataset import build_dataset, load_tasks, near_duplicate_share, ngram_overlap
+from firefly_eval.schema import CallRecord, Task
+
+
+def _task(i: int, tool: str) -> Task:
+    return Task(question=f"Question number {i} about tool {tool} with some words to compare",
+                tools=[("srv", tool)], answer_schema={"type": "object", "properties": {"x": {"type": "integer"}},
+                                                      "required": ["x"]}, answer={"x": i}, reference_calls=[f"c{i}"],
+                servers=["srv"], pattern="sequence")
+
+
+def test_two_local_folders_named_dataset_do_not_share_a_cache(tmp_path):
+    a, b = tmp_path / "a" / "dataset", tmp_path / "b" / "dataset"
+    build_dataset([_task(i, f"t{i}") for i in range(3)], [], a, test_share=0.0)
+    build_dataset([_task(i, f"t{i}") for i in range(7)], [], b, test_share=0.0)
+    assert len(load_dataset(str(a))["train"]) == 3
+    assert len(load_dataset(str(b))["train"]) == 7
+
+
+def test_split_keeps_tool_combinations_apart_and_round_trips(tmp_path):
+    tasks = [_task(i, f"t{i % 10}") for i in range(40)]
+    report = build_dataset(tasks, [CallRecord(server="srv", tool="t0", id="c0")], tmp_path / "d", test_share=0.3)
+    assert report["decontamination"]["shared_tool_combinations"] == 0
+    test, train = load_tasks(tmp_path / "d", "test"), load_tasks(tmp_path / "d", "train")
+    assert len(test) + len(train) == 40 and test and train
+    assert {t.id for t in test} | {t.id for t in train} == {t.id for t in tasks}
+    assert (tmp_path / "d" / "README.md").read_text().startswith("---\nlicense: mit")
+
+
+def test_overlap_metrics():
+    assert near_duplicate_share(["the same question text"], ["the same question text!"]) == 1.0
+    assert near_duplicate_share(["alpha beta"], ["completely different"]) == 0.0
+    shared = "one two three four five six seven eight nine"
+    assert ngram_overlap([shared + " a"], [shared + " b"], boilerplate_df=1.0) == 1.0
