@@ -109,7 +109,10 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
     out.mkdir(parents=True, exist_ok=True)
     needed = {cid for t in tasks for cid in t.reference_calls}
     for split, ts in splits.items():
-        _write_parquet([task_to_row(t) for t in ts], out / "data" / f"{split}-00000-of-00001.parquet")
+        path = out / "data" / f"{split}-00000-of-00001.parquet"
+        path.unlink(missing_ok=True)
+        if ts:  # an empty Parquet file has no schema and breaks datasets.load_dataset
+            _write_parquet([task_to_row(t) for t in ts], path)
     _write_parquet([record_to_row(c) for c in calls if c.id in needed or keep_all_calls],
                    out / "calls" / "calls-00000-of-00001.parquet")
     used_tools = {tuple(x) for t in tasks for x in t.tools}
