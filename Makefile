@@ -29,9 +29,11 @@ demo: install
 
 test: install
 	$(BIN)/firefly fleet install --fleet $(TEST_FLEET)
-	$(BIN)/python -m pytest -q -p no:logging tests
+	$(BIN)/python -m pytest -q -p no:logging -m "not full_fleet" tests
+	$(BIN)/firefly fleet install
+	$(BIN)/python -m pytest -q -p no:logging -m full_fleet tests
 
-test-fast: install
+test-fast: install  # unit tests only, no servers
 	$(BIN)/python -m pytest -q -p no:logging -m "not fleet" tests
 
 clean:

@@ -105,13 +105,16 @@ def register(app: typer.Typer) -> None:
     @graph_app.command("build")
     def graph_build(fleet: Optional[Path] = FleetOpt,
                     catalog: Optional[Path] = typer.Option(None, help="A catalog JSONL(.gz) of servers with tools."),
-                    out: Path = typer.Option(Path("graph.json"), help="Where to write the graph.")) -> None:
-        """Build the tool graph from a live fleet or a schema catalog (no LLM)."""
+                    out: Path = typer.Option(Path("graph.json"), help="Where to write the graph."),
+                    judge: Optional[str] = typer.Option(None, help="Inspect model that rates the uncertain pairs."),
+                    judge_budget: int = typer.Option(2000, help="Max pairs sent to the judge."),
+                    judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache.")) -> None:
+        """Build the tool graph from a live fleet or a schema catalog (cheap scorers, optional LLM judge)."""
         import asyncio
         import time
 
-        from firefly_eval.generation.graph import build_graph
         from firefly_eval.generation.catalog import load_catalog
+        from firefly_eval.generation.graph import build_graph, save_graph
 
         if catalog:
             tools = load_catalog(catalog)
@@ -130,9 +133,44 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         g = build_graph(tools)
         g.stats["seconds"] = round(time.perf_counter() - t0, 2)
-        out.write_text(json.dumps({"version": g.version, "stats": g.stats,
-                                   "edges": [e.model_dump(mode="json") for e in g.edges]}))
+        if judge:
+            from firefly_eval.generation.judge import judge_edges
+
+            rep = judge_edges(g.uncertain, {t.key: t for t in tools}, judge, judge_budget, judge_cache)
+            g.edges.extend(rep.kept)
+            g.stats["judge"] = {"judged": rep.judged, "cached": rep.cached, "malformed": rep.malformed,
+                                "verdicts": rep.verdicts, "kept": len(rep.kept)}
+        save_graph(g, out)
         console.print(g.stats)
+
+    @graph_app.command("sample")
+    def graph_sample(graph: Path = typer.Option(Path("graph.json"), help="A graph from `firefly graph build`."),
+                     n: int = typer.Option(100, "-n", help="Plans to sample."), seed: int = typer.Option(0),
+                     out: Path = typer.Option(Path("plans.jsonl"), help="Where to write the plans.")) -> None:
+        """Sample sub-DAG plans (deterministic for a seed)."""
+        from firefly_eval.generation.graph import load_graph
+        from firefly_eval.generation.sampling import coverage, sample_plans
+
+        g = load_graph(graph)
+        plans = sample_plans(g, n, seed=seed)
+        out.write_text("".join(p.model_dump_json() + "\n" for p in plans))
+        console.print(coverage(g, plans))
+
+    @graph_app.command("stats")
+    def graph_stats(graph: Path = typer.Option(Path("graph.json")), n: int = typer.Option(500, "-n"),
+                    png: Path = typer.Option(Path("graph-stats.png"), help="Plot of degrees and patterns.")) -> None:
+        """Print graph and coverage statistics; write a PNG of degree and pattern distributions."""
+        from firefly_eval.generation.graph import load_graph, plot_stats
+        from firefly_eval.generation.sampling import coverage, sample_plans
+
+        g = load_graph(graph)
+        plans = sample_plans(g, n)
+        table = Table("figure", "value")
+        for k, v in {**g.stats, **coverage(g, plans)}.items():
+            table.add_row(k, json.dumps(v))
+        console.print(table)
+        plot_stats(g, plans, png)
+        console.print(f"plot: {png}")
 
     @sim_app.command("drift")
     def drift(calls: Path = typer.Option(..., "--calls", help="Dataset folder or calls parquet/jsonl."),

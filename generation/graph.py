@@ -59,7 +59,8 @@ _PRODUCES: dict[str, re.Pattern[str]] = {
     "table": re.compile(r"\b(tables?|sheets?|worksheets?|schema)\b"),
     "id": re.compile(r"\b(ids?|identifiers?|keys?|create|list|search)\b"),
     "entity": re.compile(r"\b(entities|graph|nodes?|relations?)\b"),
-    "number": re.compile(r"\b(calculat\w*|compute\w*|count|sum|total|convert\w*|number|result|math|mean|average)\b"),
+    "number": re.compile(r"\b(calculat\w*|compute\w*|count|sum|total|convert\w*|number|result|math|mean|average|"
+                         r"add|subtract|multiply|divide|power|sqrt|factorial|evaluate|arithmetic|计算|运算)\b|计算|运算"),
     "text": re.compile(r"\b(read|content|text|markdown|convert|document|extract)\b"),
     "sql": re.compile(r"\b(schema|tables?|columns?)\b"),
     "expression": re.compile(r"\b(simplif\w*|expand\w*|symbolic|expression|equation|derivative|integral)\b"),
@@ -82,8 +83,11 @@ def param_concept(name: str, schema: dict[str, Any] | None = None) -> str | None
     if fmt in ("uri", "url"):
         return "url"
     low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    last = re.split(r"[_\-. ]+", low.strip("_"))[-1] if low.strip("_") else low
     for concept, pat in _CONCEPTS.items():
-        if pat.search(low):
+        # whole name (repo_path, file_path) or its last token (max_count -> count), never a suffix
+        # of a word ("reason" is not "n", "operation" is not a number)
+        if pat.fullmatch(low) or pat.fullmatch(last) or (pat.search(low) and "_" in low and pat.search(last)):
             return concept
     if schema.get("type") in ("number", "integer"):
         return "number"
@@ -144,19 +148,43 @@ class ToolGraph:
         return out
 
 
+_READER = re.compile(r"(^|_)(list|get|search|find|read|describe|show|extract|query|fetch|lookup|parse|status|log|"
+                     r"info|calculate|compute|convert|evaluate|eval|solve|analy[sz]e|count|open|view|check|trace)",
+                     re.IGNORECASE)
+_MUTATOR = re.compile(r"(^|_)(delete|remove|clear|drop|reset|clean|unprotect|protect|toggle|close|format|style|"
+                      r"highlight|set|add|insert|merge|push|rebase|cherry)", re.IGNORECASE)
+
+
+def _verb_flags(tool: ToolSpec) -> tuple[bool, bool]:
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool.name).lower()
+    return bool(_READER.search(name)), bool(_MUTATOR.search(name))
+
+
 def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float) -> tuple[float, list[str], str]:
+    """Calibrated confidence that ``src -> dst`` is a useful step.
+
+    Data flow dominates: an output concept of ``src`` matching an input of ``dst``. Lexical
+    similarity alone mostly finds *siblings* (add_x / delete_x, And / Or), which are not steps,
+    so it only helps when ``src`` reads or computes something; tools that only change state
+    (delete, format, toggle, ...) rarely produce what a next call needs.
+    """
     evidence = []
     strong = {"path", "url", "id", "table", "entity", "sql", "repo", "date", "expression", "timezone"}
-    flow = 0.0
+    flow_strong = flow_weak = 0.0
     for param, concept in ins.items():
         if concept in outs:
             evidence.append(f"{src.name} -> {concept} -> {dst.name}.{param}")
-            flow = max(flow, 1.0 if concept in strong else 0.5)
-    # logistic calibration of (flow, lexical, same server) -> probability-like confidence
+            if concept in strong:
+                flow_strong = 1.0
+            else:
+                flow_weak = 1.0
+    reader, mutator = _verb_flags(src)
     same = 1.0 if src.server == dst.server else 0.0
-    z = -3.2 + 3.0 * flow + 2.6 * (lex / 100.0) + 0.9 * same
+    producer = reader or not mutator
+    z = (-3.2 + 3.0 * max(flow_strong, 0.5 * flow_weak) + 2.6 * (lex / 100.0) + 0.9 * same
+         - 0.8 * float(not producer))
     conf = 1.0 / (1.0 + math.exp(-z))
-    kind = "data-flow" if flow > 0 else "semantic"
+    kind = "data-flow" if flow_strong or flow_weak else "semantic"
     if not evidence:
         evidence.append(f"lexical {lex:.0f}")
     return conf, evidence, kind
@@ -229,3 +257,50 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
     stats = {"tools": n, "pairs_all": n * (n - 1), "pairs_considered": considered, "edges": len(edges),
              "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2)}
     return ToolGraph(tools=tools, edges=edges, uncertain=uncertain, stats=stats)
+
+
+def save_graph(graph: ToolGraph, path: Any) -> None:
+    """Write the graph (tools, edges, uncertain band, stats) as versioned JSON."""
+    import json
+    from pathlib import Path
+
+    Path(path).write_text(json.dumps({
+        "version": graph.version, "stats": graph.stats,
+        "tools": [t.model_dump(mode="json") for t in graph.tools],
+        "edges": [e.model_dump(mode="json") for e in graph.edges],
+        "uncertain": [e.model_dump(mode="json") for e in graph.uncertain]}))
+
+
+def load_graph(path: Any) -> ToolGraph:
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(path).read_text())
+    if data.get("version") != GRAPH_VERSION:
+        raise ValueError(f"{path}: graph version {data.get('version')} != {GRAPH_VERSION}; rebuild it")
+    return ToolGraph(tools=[ToolSpec.model_validate(t) for t in data["tools"]],
+                     edges=[ToolEdge.model_validate(e) for e in data["edges"]],
+                     uncertain=[ToolEdge.model_validate(e) for e in data.get("uncertain", [])],
+                     stats=data.get("stats", {}), version=data["version"])
+
+
+def plot_stats(graph: ToolGraph, plans: list[Any], path: Any) -> None:
+    """PNG with the out-degree distribution and the pattern histogram of sampled plans."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_deg = Counter(tuple(e.src) for e in graph.edges)
+    degrees = [out_deg.get(t.key, 0) for t in graph.tools]
+    patterns = Counter(p.pattern for p in plans)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.hist(degrees, bins=30, color="#4a7ebb")
+    a.set_title(f"out-degree ({len(graph.tools)} tools, {len(graph.edges)} edges)")
+    a.set_xlabel("edges kept per tool")
+    a.set_ylabel("tools")
+    b.bar(list(patterns), list(patterns.values()), color="#e0a030")
+    b.set_title(f"patterns of {len(plans)} sampled plans")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

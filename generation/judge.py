@@ -1,0 +1,109 @@
+"""Optional LLM judge for the uncertain band of the tool graph, with a content-hash verdict cache.
+
+Only candidates the cheap scorers could not decide reach the judge (at most ``budget`` pairs);
+verdicts (high / medium / low + reason) are cached by the hash of both tools' specs and the
+prompt version, so a re-run costs nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from firefly_eval.schema import ToolEdge, ToolSpec, content_hash
+
+__all__ = ["JudgeReport", "judge_edges"]
+
+PROMPT_VERSION = "edge-judge-v1"
+_CONF = {"high": 0.9, "medium": 0.65, "low": 0.1}
+
+
+def _prompt(src: ToolSpec, dst: ToolSpec, edge: ToolEdge) -> str:
+    return (
+        "You judge whether calling tool A first produces something tool B can use as input, or makes B a natural "
+        "next step.\n"
+        f"Tool A: {src.server}/{src.name}: {src.description[:500]}\n"
+        f"Tool B: {dst.server}/{dst.name}: {dst.description[:500]}\n"
+        f"Tool B parameters: {json.dumps(dst.input_schema.get('properties', {}))[:800]}\n"
+        f"Evidence from cheap scorers: {'; '.join(edge.evidence)}\n"
+        'Answer with JSON only: {"verdict": "high" | "medium" | "low", "reason": "<one sentence>"}'
+    )
+
+
+def _parse(text: str) -> dict[str, str] | None:
+    m = re.search(r"\{.*\}", text, re.S)
+    if not m:
+        return None
+    try:
+        data = json.loads(m.group(0))
+    except ValueError:
+        return None
+    verdict = str(data.get("verdict", "")).lower().strip()
+    if verdict not in _CONF:
+        return None
+    return {"verdict": verdict, "reason": str(data.get("reason", ""))[:300]}
+
+
+@dataclass
+class JudgeReport:
+    judged: int = 0
+    cached: int = 0
+    malformed: int = 0
+    kept: list[ToolEdge] = field(default_factory=list)
+    verdicts: dict[str, int] = field(default_factory=dict)
+
+
+def judge_edges(uncertain: list[ToolEdge], tools: dict[tuple[str, str], ToolSpec], model: Any,
+                budget: int, cache_path: Path | None = None, concurrency: int = 8) -> JudgeReport:
+    """Rate up to ``budget`` uncertain edges (most confident first); return the edges kept."""
+    from inspect_ai.model import get_model
+
+    cache: dict[str, dict[str, str]] = {}
+    if cache_path and cache_path.exists():
+        for line in cache_path.read_text().splitlines():
+            try:
+                row = json.loads(line)
+                cache[row["key"]] = row["verdict"]
+            except (ValueError, KeyError):
+                continue
+    llm = get_model(model) if isinstance(model, str) else model
+    report = JudgeReport()
+    todo = sorted(uncertain, key=lambda e: -e.confidence)[:budget]
+
+    async def run() -> list[tuple[ToolEdge, dict[str, str] | None, str, bool]]:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(edge: ToolEdge) -> tuple[ToolEdge, dict[str, str] | None, str, bool]:
+            src, dst = tools[tuple(edge.src)], tools[tuple(edge.dst)]  # type: ignore[index]
+            key = content_hash([PROMPT_VERSION, src.model_dump(), dst.model_dump()])
+            if key in cache:
+                return edge, cache[key], key, True
+            async with sem:
+                out = await llm.generate(_prompt(src, dst, edge))
+            return edge, _parse(out.completion), key, False
+
+        return await asyncio.gather(*(one(e) for e in todo))
+
+    new_rows = []
+    for edge, verdict, key, was_cached in asyncio.run(run()):
+        if verdict is None:
+            report.malformed += 1
+            continue
+        report.cached += was_cached
+        report.judged += not was_cached
+        if not was_cached:
+            new_rows.append(json.dumps({"key": key, "verdict": verdict}))
+        report.verdicts[verdict["verdict"]] = report.verdicts.get(verdict["verdict"], 0) + 1
+        if verdict["verdict"] != "low":
+            report.kept.append(edge.model_copy(update={
+                "confidence": _CONF[verdict["verdict"]], "scorer": "llm",
+                "evidence": [*edge.evidence, f"judge: {verdict['verdict']}: {verdict['reason']}"]}))
+    if cache_path and new_rows:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache_path, "a") as fh:
+            fh.write("\n".join(new_rows) + "\n")
+    return report
