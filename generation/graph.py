@@ -131,6 +131,9 @@ class GraphConfig:
     max_df: float = 0.02  # tokens in more than this share of tools are not used for blocking
     cross_server_k: int = 12  # cross-server candidates per tool
     same_server: bool = True
+    embed: bool = False  # add MiniLM neighbours as candidates and cosine as a feature (extra `embed`)
+    embed_k: int = 8
+    embed_cache: str | None = None
 
 
 @dataclass
@@ -216,6 +219,16 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
         for c in set(d.values()):
             consumers[c].append(j)
 
+    neighbours: dict[int, dict[int, float]] = {}
+    if cfg.embed:
+        from pathlib import Path
+
+        from firefly_eval.generation.embed import embed_texts, top_k_neighbours
+
+        emb = embed_texts([f"{t.name}: {t.description[:200]}" for t in tools],
+                          Path(cfg.embed_cache) if cfg.embed_cache else None)
+        nidx, nsim = top_k_neighbours(emb, cfg.embed_k)
+        neighbours = {i: {int(j): float(c) for j, c in zip(nidx[i], nsim[i])} for i in range(n)}
     considered = 0
     edges: list[ToolEdge] = []
     uncertain: list[ToolEdge] = []
@@ -245,14 +258,20 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
                     if j != i and tools[j].server == tools[i].server:
                         same[j] += 1
             pool.update(j for j, _ in same.most_common(cfg.cross_server_k))
+        near = neighbours.get(i, {})
+        pool.update(near)
         for j in pool:
             considered += 1
             lex = fuzz.token_set_ratio(texts[i][:160], texts[j][:160])
+            if near:
+                lex = max(lex, 100.0 * near.get(j, 0.0))
             conf, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex)
             if conf < cfg.judge_low:
                 continue
+            scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
+                                                               and j in near else "lexical")
             edge = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
-                            evidence=evidence[:3], scorer="dataflow" if kind == "data-flow" else "lexical")
+                            evidence=evidence[:3], scorer=scorer)
             (edges if conf >= cfg.keep else uncertain).append(edge)
     stats = {"tools": n, "pairs_all": n * (n - 1), "pairs_considered": considered, "edges": len(edges),
              "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2)}

