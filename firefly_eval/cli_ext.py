@@ -45,17 +45,17 @@ def register(app: typer.Typer) -> None:
         fleet: Optional[Path] = FleetOpt,
         seed: int = typer.Option(0, help="Sampling seed."),
         test_share: float = typer.Option(0.2, help="Share of tool combinations that go to the test split."),
-        explorer: Optional[str] = typer.Option(None, help="Inspect model for an LLM explorer (not yet implemented)."),
-        synthesizer: Optional[str] = typer.Option(None, help="Inspect model for an LLM synthesizer (not yet implemented)."),
+        explorer: Optional[str] = typer.Option(None, help="Inspect model that explores the plans (default: offline "
+                                                     "schema-guided explorer)."),
+        synthesizer: Optional[str] = typer.Option(None, help="Inspect model that writes the questions (default: "
+                                                        "template synthesizer)."),
     ) -> None:
         """Explore sampled plans on the live fleet, write tasks backward, verify, build the dataset."""
         from firefly_eval.generation.pipeline import GenerateConfig, generate
 
-        if explorer or synthesizer:
-            raise NotImplementedError("LLM explorer/synthesizer are not implemented yet; the offline "
-                                      "schema-guided explorer and template synthesizer run by default")
         specs = _load(fleet)
-        cfg = GenerateConfig(n_plans=n, seed=seed, test_share=test_share, fleet_file=str(fleet or "default"))
+        cfg = GenerateConfig(n_plans=n, seed=seed, test_share=test_share, fleet_file=str(fleet or "default"),
+                             explorer=explorer, synthesizer=synthesizer)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as progress:
             bars: dict[str, int] = {}

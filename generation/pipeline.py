@@ -27,6 +27,7 @@ from firefly_eval import __version__
 from firefly_eval.generation.dataset import build_dataset
 from firefly_eval.generation.explore import explore_plan
 from firefly_eval.generation.graph import build_graph
+from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.sampling import coverage, sample_plans
 from firefly_eval.generation.synthesize import extract_facts, synthesize_task
 from firefly_eval.generation.values import ValueBank
@@ -49,6 +50,8 @@ class GenerateConfig:
     max_repairs: int = 3
     call_timeout: float = 20.0
     fleet_file: str = ""
+    explorer: str | None = None  # Inspect model name; None = offline schema-guided explorer
+    synthesizer: str | None = None  # Inspect model name; None = template synthesizer
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -121,18 +124,26 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
         done = {p.stem for p in shards.glob("*.json")}
         todo = [p for p in plans if p.id not in done]
         progress("plans", len(plans) - len(todo), len(plans))
-        provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION, "explorer": "schema-guided",
-                      "package_version": __version__}
+        provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION,
+                      "explorer": cfg.explorer or "schema-guided", "package_version": __version__}
+        llm_stats = LLMStats()
         timing: Counter[str] = Counter()
         for plan in todo:
             t_plan = time.perf_counter()
             await fleet.reset_episode(set(plan.servers))
             timing["reset"] += time.perf_counter() - t_plan
             t_plan = time.perf_counter()
-            exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
-            task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance={
-                **provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
-                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+            if cfg.explorer:
+                exp = await explore_plan_llm(plan, fleet, cfg.explorer, bank.sandbox_of, stats=llm_stats)
+            else:
+                exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
+            prov = {**provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            if cfg.synthesizer:
+                task = await synthesize_task_llm(exp, fleet.tools, cfg.synthesizer, seed=cfg.seed, provenance=prov,
+                                                 stats=llm_stats)
+            else:
+                task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov)
             timing["explore"] += time.perf_counter() - t_plan
             t_plan = time.perf_counter()
             volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
@@ -151,7 +162,9 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             progress("plans", 1, -1)
     finally:
         await fleet.close()
-    return {"timing": {k: round(v, 1) for k, v in timing.items()}, "graph": graph_stats, "seconds": round(time.perf_counter() - t0, 1),
+    return {"timing": {k: round(v, 1) for k, v in timing.items()}, "graph": graph_stats,
+            "llm": {"outside_plan_calls": llm_stats.outside_plan_calls, "malformed": llm_stats.malformed,
+                    "synthesizer_fallbacks": llm_stats.fallbacks}, "seconds": round(time.perf_counter() - t0, 1),
             "servers_up": len(fleet.live_servers), "tools": len(fleet.tools)}
 
 

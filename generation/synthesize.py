@@ -66,6 +66,22 @@ def extract_facts(rec: CallRecord) -> list[Fact]:
     return [f for f in _raw_facts(rec) if normalize_text(str(f.value)) not in echoes]
 
 
+def _text_facts(prefix: str, text: str, tool: str) -> list[Fact]:
+    text = text.strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    where = f" of `{prefix}`" if prefix else ""
+    if _ok_value(text) and not _UUIDISH.search(text):
+        return [Fact(prefix or "text", _coerce(text), f"the exact {prefix or 'result'} returned by {tool}")]
+    facts = []
+    if lines:
+        facts.append(Fact(f"{prefix}lines" if not prefix else f"{prefix}.lines", len(lines),
+                          f"how many non-empty lines{where} {tool} returns"))
+        if _ok_value(lines[0]):
+            facts.append(Fact(f"{prefix}line[0]" if not prefix else f"{prefix}.line[0]", _coerce(lines[0]),
+                              f"the first non-empty line{where} {tool} returns"))
+    return facts
+
+
 def _raw_facts(rec: CallRecord) -> list[Fact]:
     data = parse_result(rec.result)
     facts: list[Fact] = []
@@ -77,6 +93,8 @@ def _raw_facts(rec: CallRecord) -> list[Fact]:
                 facts.append(Fact(str(k), _coerce(v), f"the `{k}` value returned by {rec.tool}"))
             elif isinstance(v, list):
                 facts.append(Fact(f"len({k})", len(v), f"how many `{k}` entries {rec.tool} returns"))
+            elif isinstance(v, str) and v.strip():
+                facts.extend(_text_facts(str(k), v, rec.tool))
     elif isinstance(data, list):
         facts.append(Fact("len", len(data), f"how many items {rec.tool} returns"))
         if data and isinstance(data[0], dict):
@@ -86,14 +104,9 @@ def _raw_facts(rec: CallRecord) -> list[Fact]:
         elif data and _ok_value(data[0]):
             facts.append(Fact("[0]", _coerce(data[0]), f"the first item {rec.tool} returns"))
     elif isinstance(data, str):
-        text = data.strip()
-        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-        if _ok_value(text) and not _UUIDISH.search(text):
-            facts.append(Fact("text", _coerce(text), f"the exact result of {rec.tool}"))
-        elif lines:
-            facts.append(Fact("lines", len(lines), f"how many non-empty lines {rec.tool} returns"))
-            if _ok_value(lines[0]):
-                facts.append(Fact("line[0]", _coerce(lines[0]), f"the first non-empty line {rec.tool} returns"))
+        facts.extend(_text_facts("", data, rec.tool))
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        facts.append(Fact("value", data, f"the number {rec.tool} returns"))
     return facts
 
 
