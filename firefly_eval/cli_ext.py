@@ -24,7 +24,10 @@ def register(app: typer.Typer) -> None:
     def simulate(ctx: typer.Context,
                  calls: Optional[Path] = typer.Option(None, "--calls", help="Dataset folder or calls file to serve."),
                  exact_only: bool = typer.Option(False, "--exact-only", help="Strict replay (no fuzzy tier)."),
-                 threshold: float = typer.Option(90.0, help="Fuzzy tier threshold (0-100).")) -> None:
+                 threshold: float = typer.Option(90.0, help="Fuzzy tier threshold (0-100)."),
+                 adapter: Optional[str] = typer.Option(None, help="Inspect model adapting fuzzy-tier results."),
+                 miss_policy: str = typer.Option("error", help="error | simulate (needs --simulator-model)."),
+                 simulator_model: Optional[str] = typer.Option(None, help="Inspect model writing results for misses.")) -> None:
         """Serve recorded calls over MCP stdio (any MCP client can connect)."""
         if ctx.invoked_subcommand is not None:
             return
@@ -33,8 +36,17 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
         from firefly_eval.simulator.mcp_server import load_simulator, serve_stdio
 
+        from firefly_eval.simulator.llm import llm_adapter, llm_simulator
+
+        if miss_policy not in ("error", "simulate") or (miss_policy == "simulate" and not simulator_model):
+            console.print("[red]error:[/red] --miss-policy must be error, or simulate with --simulator-model")
+            raise typer.Exit(2)
         tiers = frozenset({"exact"}) if exact_only else frozenset({"exact", "fuzzy"})
-        serve_stdio(load_simulator(calls, tiers=tiers, fuzzy_threshold=threshold))
+        sim = load_simulator(calls, tiers=tiers, fuzzy_threshold=threshold)
+        sim.miss_policy = miss_policy  # type: ignore[assignment]
+        sim.adapt_fn = llm_adapter(adapter) if adapter else None
+        sim.simulate_fn = llm_simulator(simulator_model) if simulator_model else None
+        serve_stdio(sim)
     app.add_typer(graph_app, name="graph")
     app.add_typer(sim_app, name="simulate")
 

@@ -65,7 +65,7 @@ def build_server(sim: Simulator, name: str = "firefly-simulator") -> Server:
         if spec is None:
             return types.CallToolResult.model_validate(
                 {"content": [{"type": "text", "text": f"Unknown tool: {params.name}"}], "isError": True})
-        ans = episode.call(spec.server, spec.name, params.arguments or {})
+        ans = await episode.acall(spec.server, spec.name, params.arguments or {})
         result = {"content": ans.result.get("content", []), "isError": ans.is_error,
                   "_meta": {**(ans.result.get("_meta") or {}), "firefly/provenance": ans.provenance}}
         if ans.result.get("structuredContent") is not None:

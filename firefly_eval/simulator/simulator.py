@@ -116,39 +116,75 @@ class Simulator:
 
     # ---- the lookup --------------------------------------------------------------------
     def answer(self, server: str, tool: str, arguments: Any, history_key: str = "") -> SimAnswer:
-        """Answer one call. Never raises on bad input: errors are MCP error results."""
+        """Answer one call. Never raises on bad input: errors are MCP error results.
+
+        Synchronous: with an async adapter/simulator (LLM), use :meth:`aanswer`.
+        """
         try:
-            return self._answer(server, tool, arguments, history_key)
+            ans, match = self._resolve(server, tool, arguments, history_key)
+            if ans is not None:
+                return ans
+            if match is not None:
+                return self._adapted(match, arguments, self.adapt_fn(match.record, arguments))
+            return self._miss(server, tool, arguments)
         except Exception as exc:  # noqa: BLE001 - the simulator must always answer
             return SimAnswer(_error(f"simulator error: {type(exc).__name__}: {exc}"), "error")
 
-    def _answer(self, server: str, tool: str, arguments: Any, history_key: str) -> SimAnswer:
+    async def aanswer(self, server: str, tool: str, arguments: Any, history_key: str = "") -> SimAnswer:
+        """Async :meth:`answer`: awaits an LLM adapter / simulator when configured."""
+        import inspect
+
+        try:
+            ans, match = self._resolve(server, tool, arguments, history_key)
+            if ans is not None:
+                return ans
+            if match is not None:
+                out = self.adapt_fn(match.record, arguments)
+                return self._adapted(match, arguments, await out if inspect.isawaitable(out) else out)
+            if self.miss_policy == "simulate" and self.simulate_fn is not None:
+                out = self.simulate_fn(server, tool, arguments)
+                return self._simulated(await out if inspect.isawaitable(out) else out)
+            return self._miss(server, tool, arguments)
+        except Exception as exc:  # noqa: BLE001
+            return SimAnswer(_error(f"simulator error: {type(exc).__name__}: {exc}"), "error")
+
+    def _resolve(self, server: str, tool: str, arguments: Any, history_key: str) -> tuple[SimAnswer | None, Any]:
+        """A final answer, or (None, fuzzy match needing adaptation), or (None, None) for a miss."""
         if not self.known(server, tool):
-            return SimAnswer(_error(f"Unknown tool: {tool}"), "unknown_tool")
+            return SimAnswer(_error(f"Unknown tool: {tool}"), "unknown_tool"), None
         hk = history_key if server in self.stateful_servers else ""
         # a recorded real call is ground truth: the real server accepted these exact arguments,
         # even where its published schema is stricter than its behaviour
         if "exact" in self.tiers and isinstance(arguments, dict):
             rec = self.index.exact(server, tool, arguments, hk)
             if rec is not None:
-                return SimAnswer(rec.result, "exact", 100.0, rec.id)
+                return SimAnswer(rec.result, "exact", 100.0, rec.id), None
         invalid = self._validate(server, tool, arguments)
         if invalid:
-            return SimAnswer(_error(invalid), "invalid")
+            return SimAnswer(_error(invalid), "invalid"), None
         if "fuzzy" in self.tiers:
             m = self.index.fuzzy(server, tool, arguments, hk, self._enums(server, tool))
             if m is not None and m.score >= self.fuzzy_threshold:
-                result = m.record.result
-                if self.adapt_fn is not None:
-                    result = self.adapt_fn(m.record, arguments)
-                return SimAnswer(result, "fuzzy", m.score, m.record.id)
-        return self._miss(server, tool, arguments)
+                if self.adapt_fn is None:
+                    return SimAnswer(m.record.result, "fuzzy", m.score, m.record.id), None
+                return None, m
+        return None, None
+
+    @staticmethod
+    def _adapted(match: Any, arguments: Any, result: dict[str, Any]) -> SimAnswer:
+        result = dict(result)
+        result["_meta"] = {**(result.get("_meta") or {}), "firefly/adapted": True}
+        return SimAnswer(result, "fuzzy", match.score, match.record.id)
+
+    @staticmethod
+    def _simulated(result: dict[str, Any]) -> SimAnswer:
+        result = dict(result)
+        result["_meta"] = {**(result.get("_meta") or {}), "firefly/simulated": True}
+        return SimAnswer(result, "simulated")
 
     def _miss(self, server: str, tool: str, arguments: dict[str, Any]) -> SimAnswer:
         if self.miss_policy == "simulate" and self.simulate_fn is not None:
-            result = dict(self.simulate_fn(server, tool, arguments))
-            result["_meta"] = {**(result.get("_meta") or {}), "firefly/simulated": True}
-            return SimAnswer(result, "simulated")
+            return self._simulated(self.simulate_fn(server, tool, arguments))
         if self.miss_policy == "live" and self.live_fn is not None:
             rec: CallRecord = self.live_fn(server, tool, arguments)
             self.index.add(rec)
@@ -169,8 +205,15 @@ class SimEpisode:
         self.log: list[dict[str, Any]] = []
 
     def call(self, server: str, tool: str, arguments: Any) -> SimAnswer:
+        return self._observe(server, tool, arguments, self.sim.answer(server, tool, arguments, self.history.key(server)))
+
+    async def acall(self, server: str, tool: str, arguments: Any) -> SimAnswer:
+        """Async :meth:`call` (needed with an LLM adapter / simulated misses)."""
+        ans = await self.sim.aanswer(server, tool, arguments, self.history.key(server))
+        return self._observe(server, tool, arguments, ans)
+
+    def _observe(self, server: str, tool: str, arguments: Any, ans: SimAnswer) -> SimAnswer:
         args = arguments if isinstance(arguments, dict) else {}
-        ans = self.sim.answer(server, tool, arguments, self.history.key(server))
         spec = self.sim.tools.get((server, tool))
         self.history.observe(server, tool, args, ans.is_error, spec.annotations if spec else None)
         self.log.append({"server": server, "tool": tool, **ans.provenance})

@@ -98,7 +98,7 @@ def firefly_agent(simulator: Simulator, tools_for: Any, max_turns: int = 20, max
                     ans_text, err = f"Invalid arguments: {call.parse_error}", True
                     calls.append({"tool": call.function, "tier": "invalid", "score": 0.0, "source_id": ""})
                 else:
-                    ans = episode.call(spec.server, spec.name, call.arguments)
+                    ans = await episode.acall(spec.server, spec.name, call.arguments)
                     if ans.tier == "error":
                         raise SimulatorInfraError(_result_text(ans.result))
                     ans_text, err = _result_text(ans.result), ans.is_error

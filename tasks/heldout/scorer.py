@@ -106,6 +106,12 @@ def tier_fuzzy() -> Metric:
 
 
 @metric
+def tier_simulated() -> Metric:
+    """Share of tool calls answered by an LLM-simulated result (miss_policy=simulate)."""
+    return _tier_share("simulated")
+
+
+@metric
 def tier_miss() -> Metric:
     """Share of tool calls that missed the simulator."""
     return _tier_share("miss")
@@ -123,7 +129,7 @@ def _tier_share(tier: str) -> Metric:
 
 
 @scorer(metrics=[accuracy(), stderr(), ci95_low(), ci95_high(), mean_tool_calls(), mean_tokens(), failure_model(), failure_simulator(),
-                 tier_exact(), tier_fuzzy(), tier_miss()])
+                 tier_exact(), tier_fuzzy(), tier_simulated(), tier_miss()])
 def field_match(rel_tol: float = 1e-4) -> Scorer:
     """Pass iff every required answer field matches the gold answer (see firefly_eval.grading)."""
 

@@ -24,7 +24,9 @@ def heldout(
     tools: str = "task",
     simulator_tier: Literal["exact", "fuzzy"] = "fuzzy",
     fuzzy_threshold: float = 90.0,
-    miss_policy: Literal["error"] = "error",
+    miss_policy: Literal["error", "simulate"] = "error",
+    adapter: str | None = None,
+    simulator_model: str | None = None,
     judge: str | None = None,
     max_turns: int = 20,
     shuffle: bool = False,
@@ -39,7 +41,10 @@ def heldout(
         tools: ``task`` (the task's tools), ``servers`` (all tools of its servers) or ``distractors:N``.
         simulator_tier: ``exact`` for strict replay, ``fuzzy`` to also allow near matches.
         fuzzy_threshold: minimum similarity (0-100) for the fuzzy tier.
-        miss_policy: only ``error`` in evaluations (a miss is an error result, never an invented success).
+        miss_policy: ``error`` (default: a miss is an error result, never an invented success) or
+            ``simulate`` (``simulator_model`` writes a result, tagged ``simulated`` in the tier metrics).
+        adapter: Inspect model that adapts fuzzy-tier results to the new arguments.
+        simulator_model: Inspect model for ``miss_policy=simulate``.
         judge: reserved for free-text fields (not implemented: every shipped field is exact-checkable).
         max_turns: model turns per sample.
         shuffle: shuffle the samples.
@@ -47,27 +52,33 @@ def heldout(
         solver: replace the default agent.
     """
     return _create_task(dataset, split, tools, simulator_tier, fuzzy_threshold, miss_policy, judge, max_turns,
-                        shuffle, epochs, solver)
+                        shuffle, epochs, solver, adapter=adapter, simulator_model=simulator_model)
 
 
 def _create_task(dataset: str, split: str, tools: str, simulator_tier: str, fuzzy_threshold: float,
                  miss_policy: str, judge: str | None, max_turns: int, shuffle: bool, epochs: int,
-                 solver: Solver | None) -> Task:
+                 solver: Solver | None, adapter: str | None = None, simulator_model: str | None = None) -> Task:
     if judge:
         raise NotImplementedError("judge: free-text judging is not implemented yet; shipped answers are all "
                                   "exact-checkable fields")
     if simulator_tier not in ("exact", "fuzzy"):
         raise ValueError(f"simulator_tier must be 'exact' or 'fuzzy', got {simulator_tier!r}")
-    if miss_policy != "error":
-        raise ValueError(f"miss_policy must be 'error' in evaluations, got {miss_policy!r}")
+    if miss_policy not in ("error", "simulate"):
+        raise ValueError(f"miss_policy must be 'error' or 'simulate', got {miss_policy!r}")
+    if miss_policy == "simulate" and not simulator_model:
+        raise ValueError("miss_policy='simulate' needs simulator_model=<inspect model>")
     if max_turns < 1:
         raise ValueError(f"max_turns must be >= 1, got {max_turns}")
     task_rows, index, tool_specs = load_bundle(dataset, split)
     by_id = {t.id: t for t in task_rows}
     tiers = frozenset({"exact"} if simulator_tier == "exact" else {"exact", "fuzzy"})
     stateful = stateful_servers(dataset)
+    from firefly_eval.simulator.llm import llm_adapter, llm_simulator
+
     sim = Simulator(index, tools=tool_specs, fuzzy_threshold=fuzzy_threshold, tiers=tiers,
-                    stateful_servers=stateful)
+                    stateful_servers=stateful, miss_policy=miss_policy,  # type: ignore[arg-type]
+                    adapt_fn=llm_adapter(adapter) if adapter else None,
+                    simulate_fn=llm_simulator(simulator_model) if simulator_model else None)
     for t in task_rows:
         task_tools(t, tool_specs, tools)  # validate the mode early
 
@@ -86,5 +97,6 @@ def _create_task(dataset: str, split: str, tools: str, simulator_tier: str, fuzz
         epochs=Epochs(epochs, reducers) if epochs > 1 else None,
         version=TASK_VERSION,
         metadata={"dataset": str(dataset), "split": split, "simulator_tier": simulator_tier,
-                  "fuzzy_threshold": fuzzy_threshold, "miss_policy": miss_policy, "tools": tools},
+                  "fuzzy_threshold": fuzzy_threshold, "miss_policy": miss_policy, "tools": tools,
+                  "adapter": adapter, "simulator_model": simulator_model},
     )

@@ -106,3 +106,27 @@ def test_concurrent_lookups_are_safe():
 
     tiers = asyncio.run(main())
     assert tiers.count("exact") == 100 and tiers.count("fuzzy") == 200
+
+
+def test_llm_adapter_and_simulated_misses_are_tagged():
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
+    from firefly_eval.simulator.llm import llm_adapter, llm_simulator
+
+    def out(t):
+        o = ModelOutput.from_content("mockllm/model", t)
+        o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return o
+
+    model = get_model("mockllm/model", custom_outputs=[out("1.001"), out("pretend result")])
+    sim = _sim(adapt_fn=llm_adapter(model), simulate_fn=llm_simulator(model), miss_policy="simulate")
+
+    async def go():
+        ep = sim.episode()
+        near = await ep.acall("conv", "convert", {"value": 1001, "unit": "km"})
+        miss = await ep.acall("fs", "read_file", {"path": "/nowhere/zz.bin"})
+        return near, miss
+
+    near, miss = asyncio.run(go())
+    assert near.tier == "fuzzy" and near.result["_meta"]["firefly/adapted"] and "1.001" in str(near.result)
+    assert miss.tier == "simulated" and miss.result["_meta"]["firefly/simulated"] is True
