@@ -128,10 +128,46 @@ def _tier_share(tier: str) -> Metric:
     return compute
 
 
-@scorer(metrics=[accuracy(), stderr(), ci95_low(), ci95_high(), mean_tool_calls(), mean_tokens(), failure_model(), failure_simulator(),
+@metric
+def judge_agreement() -> Metric:
+    """Mean share of judge votes agreeing with the majority, over judged fields (1.0 when none)."""
+    def compute(scores: list[SampleScore]) -> float:
+        vals = [a for s in scores for a in (s.score.metadata or {}).get("judge_agreement", [])]
+        return sum(vals) / len(vals) if vals else 1.0
+
+    return compute
+
+
+JUDGE_PROMPT = (
+    "Question: {question}\nField: {field} ({description})\nReference answer: {gold}\nSubmitted answer: {pred}\n"
+    "Does the submitted answer state the same fact as the reference? Reply with exactly one word: YES or NO."
+)
+
+
+async def judge_field(model, question: str, field: str, description: str, gold, pred, votes: int) -> tuple[bool, float]:
+    """Majority of ``votes`` judge calls; returns (passed, agreement with the majority)."""
+    from inspect_ai.model import GenerateConfig
+
+    answers = []
+    for i in range(votes):
+        out = await model.generate(JUDGE_PROMPT.format(question=question, field=field, description=description,
+                                                       gold=json.dumps(gold), pred=json.dumps(pred)),
+                                   config=GenerateConfig(seed=i))
+        answers.append(out.completion.strip().upper().startswith("YES"))
+    yes = sum(answers)
+    passed = yes * 2 > votes
+    return passed, max(yes, votes - yes) / votes
+
+
+@scorer(metrics=[accuracy(), stderr(), ci95_low(), ci95_high(), judge_agreement(), mean_tool_calls(), mean_tokens(), failure_model(), failure_simulator(),
                  tier_exact(), tier_fuzzy(), tier_simulated(), tier_miss()])
-def field_match(rel_tol: float = 1e-4) -> Scorer:
-    """Pass iff every required answer field matches the gold answer (see firefly_eval.grading)."""
+def field_match(rel_tol: float = 1e-4, judge: str | None = None, judge_votes: int = 3) -> Scorer:
+    """Pass iff every required answer field matches the gold answer (see firefly_eval.grading).
+
+    Fields whose schema says ``"x-free-text": true`` are decided by a judge model instead of
+    normalised string equality (``judge``: an Inspect model name, or the ``grader`` role),
+    by majority over ``judge_votes`` calls; the agreement rate is a metric.
+    """
 
     async def score(state: TaskState, target: Target) -> Score:
         gold = json.loads(target.text)
@@ -147,6 +183,19 @@ def field_match(rel_tol: float = 1e-4) -> Scorer:
             return Score(value=INCORRECT, answer="", explanation="no submission: the run ended without a valid "
                          "call to submit", metadata=meta)
         g = grade(answer, gold, schema, rel_tol=rel_tol)
+        free = [f for f in g.fields if schema["properties"].get(f.name, {}).get("x-free-text") and f.name in answer]
+        if free:
+            from inspect_ai.model import get_model
+
+            model = get_model(judge) if judge else get_model(role="grader")
+            meta["judge_agreement"] = []
+            for f in free:
+                ok, agreement = await judge_field(model, state.input_text, f.name,
+                                                  schema["properties"][f.name].get("description", ""),
+                                                  gold.get(f.name), answer.get(f.name), judge_votes)
+                f.passed, f.explanation = ok, f"judge: {'match' if ok else 'no match'} ({agreement:.2f} agreement)"
+                meta["judge_agreement"].append(agreement)
+            g.passed = all(f.passed for f in g.fields)
         meta["fields"] = {f.name: {"passed": f.passed, "why": f.explanation} for f in g.fields}
         meta["field_fraction"] = g.fraction
         if not g.passed:

@@ -45,7 +45,8 @@ def heldout(
             ``simulate`` (``simulator_model`` writes a result, tagged ``simulated`` in the tier metrics).
         adapter: Inspect model that adapts fuzzy-tier results to the new arguments.
         simulator_model: Inspect model for ``miss_policy=simulate``.
-        judge: reserved for free-text fields (not implemented: every shipped field is exact-checkable).
+        judge: Inspect model that decides ``x-free-text`` answer fields (majority of 3 votes); default: the
+            ``grader`` model role. Shipped fields are all exact-checkable, so it is only called on such datasets.
         max_turns: model turns per sample.
         shuffle: shuffle the samples.
         epochs: epochs; pass@k and pass^k reducers are added for k = 1..epochs (powers of two).
@@ -58,9 +59,6 @@ def heldout(
 def _create_task(dataset: str, split: str, tools: str, simulator_tier: str, fuzzy_threshold: float,
                  miss_policy: str, judge: str | None, max_turns: int, shuffle: bool, epochs: int,
                  solver: Solver | None, adapter: str | None = None, simulator_model: str | None = None) -> Task:
-    if judge:
-        raise NotImplementedError("judge: free-text judging is not implemented yet; shipped answers are all "
-                                  "exact-checkable fields")
     if simulator_tier not in ("exact", "fuzzy"):
         raise ValueError(f"simulator_tier must be 'exact' or 'fuzzy', got {simulator_tier!r}")
     if miss_policy not in ("error", "simulate"):
@@ -93,7 +91,7 @@ def _create_task(dataset: str, split: str, tools: str, simulator_tier: str, fuzz
     return Task(
         dataset=ds,
         solver=solver or firefly_agent(sim, tools_for, max_turns=max_turns),
-        scorer=field_match(),
+        scorer=field_match(judge=judge),
         epochs=Epochs(epochs, reducers) if epochs > 1 else None,
         version=TASK_VERSION,
         metadata={"dataset": str(dataset), "split": split, "simulator_tier": simulator_tier,

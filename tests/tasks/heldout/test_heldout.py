@@ -141,8 +141,6 @@ def test_bad_task_arguments_are_rejected():
         _task(tools="everything")
     with pytest.raises(ValueError, match="simulator_tier"):
         _task(simulator_tier="psychic")
-    with pytest.raises(NotImplementedError):
-        _task(judge="openai/gpt-4.1")
 
 
 def _chen(n, c, k):
@@ -170,3 +168,22 @@ def test_cli_entry_point_resolves_task_and_provider(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "accuracy" in proc.stdout and "1.000" in proc.stdout
     assert list(tmp_path.glob("*.eval"))
+
+
+def test_judge_decides_free_text_fields_by_majority():
+    import asyncio
+
+    from firefly_eval.tasks.heldout.scorer import judge_field
+
+    def out(t):
+        o = ModelOutput.from_content("mockllm/model", t)
+        o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
+        return o
+
+    model = get_model("mockllm/model", custom_outputs=[out("YES"), out("NO"), out("YES")])
+    ok, agreement = asyncio.run(judge_field(model, "q?", "summary", "a summary", "Tent sales grew",
+                                            "Sales of tents went up", 3))
+    assert ok and agreement == pytest.approx(2 / 3)
+    model = get_model("mockllm/model", custom_outputs=[out("NO")] * 3)
+    ok, agreement = asyncio.run(judge_field(model, "q?", "summary", "", "a", "b", 3))
+    assert not ok and agreement == 1.0
