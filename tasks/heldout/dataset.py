@@ -76,6 +76,20 @@ def load_bundle(dataset: str, split: str) -> tuple[list[Task], CallIndex, dict[t
     return tasks, CallIndex(records), tools
 
 
+def dataset_revision(dataset: str) -> str:
+    """Content hash of a local dataset's files (what the leaderboard compares runs by)."""
+    import hashlib
+
+    src = _resolve(dataset)
+    if not isinstance(src, Path):
+        return f"hub:{src}"
+    h = hashlib.sha256()
+    for f in sorted(p for p in src.rglob("*") if p.is_file() and p.suffix in (".parquet", ".jsonl", ".json")):
+        h.update(f.relative_to(src).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def stateful_servers(dataset: str) -> set[str]:
     """Servers whose replies depend on earlier state-changing calls (from the dataset's meta.json)."""
     src = _resolve(dataset)

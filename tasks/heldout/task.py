@@ -9,7 +9,14 @@ from inspect_ai.solver import Solver
 
 from firefly_eval.simulator import Simulator
 from firefly_eval.tasks.heldout.agent import firefly_agent
-from firefly_eval.tasks.heldout.dataset import DEFAULT_DATASET, load_bundle, samples, stateful_servers, task_tools
+from firefly_eval.tasks.heldout.dataset import (
+    DEFAULT_DATASET,
+    dataset_revision,
+    load_bundle,
+    samples,
+    stateful_servers,
+    task_tools,
+)
 from firefly_eval.tasks.heldout.scorer import field_match
 
 __all__ = ["heldout"]
@@ -96,5 +103,6 @@ def _create_task(dataset: str, split: str, tools: str, simulator_tier: str, fuzz
         version=TASK_VERSION,
         metadata={"dataset": str(dataset), "split": split, "simulator_tier": simulator_tier,
                   "fuzzy_threshold": fuzzy_threshold, "miss_policy": miss_policy, "tools": tools,
-                  "adapter": adapter, "simulator_model": simulator_model},
+                  "adapter": adapter, "simulator_model": simulator_model,
+                  "dataset_revision": dataset_revision(dataset)},
     )
