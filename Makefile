@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_FLEET := firefly_eval/fleets/test.json
 
-.PHONY: install install-train install-embed demo test test-fast clean
+.PHONY: install install-train install-embed system-deps demo test test-fast clean
 
 $(BIN)/firefly: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -32,7 +32,13 @@ demo: install
 	$(BIN)/inspect eval firefly_eval/heldout --model firefly/baseline --log-dir runs/logs
 	$(BIN)/inspect eval firefly_eval/heldout -T dataset=runs/demo/dataset -T split=train --model firefly/oracle --log-dir runs/logs
 
-test: install
+# Headless Chromium renders the leaderboard page in the tests (Debian package; needs root, as in CI).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
+	  echo "chromium not installed (not root): the page screenshot test will skip"
+
+test: install system-deps
 	$(BIN)/firefly fleet install --fleet $(TEST_FLEET)
 	$(BIN)/python -m pytest -q -p no:logging -m "not full_fleet" tests
 	$(BIN)/firefly fleet install

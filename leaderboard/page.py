@@ -30,13 +30,16 @@ def _plots(rows: list[ResultRow]) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     plots = []
-    main = [r for r in rows if r.metric in ("pass@1", "pass^1", "pass")]
+    from firefly_eval.leaderboard.table import _latest
+
+    main = sorted((r for r in _latest(rows).values() if r.metric in ("pass@1", "pass^1", "pass")),
+                  key=lambda r: (r.benchmark, r.source, r.model), reverse=True)
     if main:
-        fig, ax = plt.subplots(figsize=(9, 3.8))
-        labels = [f"{r.benchmark}\n{r.model[:22]}" for r in main]
+        fig, ax = plt.subplots(figsize=(9, 0.24 * len(main) + 1.2))
+        labels = [f"{r.benchmark} | {r.model[:24]}" for r in main]
         colors = ["#2b7bba" if r.source == "measured" else "#bbbbbb" for r in main]
         ax.barh(range(len(main)), [r.value for r in main], color=colors)
-        ax.set_yticks(range(len(main)), labels, fontsize=6)
+        ax.set_yticks(range(len(main)), labels, fontsize=7)
         ax.set_xlim(0, 1)
         ax.set_title("score per benchmark (blue: measured, grey: published)")
         plots.append(("Scores per benchmark", _png(fig)))
@@ -62,8 +65,8 @@ def _plots(rows: list[ResultRow]) -> list[tuple[str, str]]:
         by_model: dict[str, dict[str, float]] = defaultdict(dict)
         for r in tiers:
             by_model[f"{r.benchmark}/{r.model}"][r.metric[5:]] = r.value
-        fig, ax = plt.subplots(figsize=(7, 3))
         names = sorted(by_model)
+        fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.0))
         left = [0.0] * len(names)
         for tier, color in (("exact", "#3a9d5d"), ("fuzzy", "#e0a030"), ("simulated", "#9b59b6"), ("miss", "#c0392b")):
             vals = [by_model[n].get(tier, 0.0) for n in names]
