@@ -28,9 +28,13 @@ demo: install
 	$(BIN)/firefly fleet install
 	$(BIN)/firefly servers check
 	$(BIN)/firefly generate --out runs/demo -n 60
+	$(BIN)/inspect eval firefly_eval/heldout -T dataset=runs/demo/dataset -T split=train --model firefly/oracle --log-dir runs/demo-logs
 	$(BIN)/inspect eval firefly_eval/heldout --model firefly/oracle --log-dir runs/logs
 	$(BIN)/inspect eval firefly_eval/heldout --model firefly/baseline --log-dir runs/logs
-	$(BIN)/inspect eval firefly_eval/heldout -T dataset=runs/demo/dataset -T split=train --model firefly/oracle --log-dir runs/logs
+	$(BIN)/firefly leaderboard collect runs/logs --results runs/results.parquet
+	$(BIN)/firefly leaderboard table --results runs/results.parquet --md runs/leaderboard.md --csv runs/leaderboard.csv
+	$(BIN)/firefly leaderboard page --results runs/results.parquet --out runs/leaderboard.html
+	$(BIN)/firefly publish dataset runs/demo --repo you/firefly-demo --dry-run --stage runs/publish-dataset
 
 # Headless Chromium renders the leaderboard page in the tests (Debian package; needs root, as in CI).
 system-deps:
