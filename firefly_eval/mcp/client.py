@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -37,6 +38,22 @@ __all__ = [
 ]
 
 DEFAULT_MAX_OUTPUT_CHARS = 20_000
+
+
+class _NonJsonStdoutFilter(logging.Filter):
+    """Real servers print banners ("Loading configuration...") on stdout; the SDK logs a full
+    traceback for each such line. They are tolerated here: counted, not printed."""
+
+    dropped = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Failed to parse JSONRPC message"):
+            _NonJsonStdoutFilter.dropped += 1
+            return False
+        return True
+
+
+logging.getLogger("mcp.client.stdio").addFilter(_NonJsonStdoutFilter())
 
 
 class ServerError(RuntimeError):
