@@ -42,7 +42,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
 	  echo "chromium not installed (not root): the page screenshot test will skip"
 
-test: install system-deps
+test: install install-train system-deps
 	$(BIN)/firefly fleet install --fleet $(TEST_FLEET)
 	$(BIN)/python -m pytest -q -p no:logging -m "not full_fleet" tests
 	$(BIN)/firefly fleet install

@@ -175,6 +175,20 @@ def register(app: typer.Typer) -> None:
         console.print(table)
         console.print(f"dataset: {out / 'dataset'}")
 
+    @app.command("train")
+    def train_cmd(config: Path = typer.Option(..., "--config", help="YAML (see training/configs/)."),
+                  max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override max_steps."),
+                  output_dir: Optional[str] = typer.Option(None, "--output-dir", help="Override output_dir.")) -> None:
+        """GRPO training with simulator-backed rollouts (needs `pip install firefly-eval[train]`)."""
+        try:
+            from firefly_eval.training.config import load_config
+            from firefly_eval.training.train import train
+        except ImportError as exc:
+            console.print(f"[red]error:[/red] training needs the `train` extra ({exc}); run `make install-train`")
+            raise typer.Exit(2) from None
+        cfg = load_config(config, max_steps=max_steps, output_dir=output_dir)
+        console.print(f"checkpoint: {train(cfg)}")
+
     @app.command("ship-heldout")
     def ship_heldout(run: Path = typer.Option(..., "--run", help="A finished `firefly generate` run directory."),
                      split: str = typer.Option("test", help="Split to ship."),
