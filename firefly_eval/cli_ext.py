@@ -148,13 +148,21 @@ def register(app: typer.Typer) -> None:
                                                      "schema-guided explorer)."),
         synthesizer: Optional[str] = typer.Option(None, help="Inspect model that writes the questions (default: "
                                                         "template synthesizer)."),
+        executor: str = typer.Option("local", help="local (asyncio, one fleet) or ray (one fleet per worker)."),
+        workers: int = typer.Option(1, help="Ray workers."),
+        ray_address: Optional[str] = typer.Option(None, help="Ray cluster: auto or ray://host:10001 "
+                                                             "(default: start a local instance)."),
     ) -> None:
         """Explore sampled plans on the live fleet, write tasks backward, verify, build the dataset."""
         from firefly_eval.generation.pipeline import GenerateConfig, generate
 
         specs = _load(fleet)
         cfg = GenerateConfig(n_plans=n, seed=seed, test_share=test_share, fleet_file=str(fleet or "default"),
-                             explorer=explorer, synthesizer=synthesizer)
+                             explorer=explorer, synthesizer=synthesizer, executor=executor, workers=workers,
+                             ray_address=ray_address)
+        if executor not in ("local", "ray"):
+            console.print(f"[red]error:[/red] --executor must be local or ray, got {executor!r}")
+            raise typer.Exit(2)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=console) as progress:
             bars: dict[str, int] = {}

@@ -181,9 +181,10 @@ class CallRecord(_Record):
 
     def model_post_init(self, __context: Any) -> None:
         if not self.id:
+            # content only: the same call with the same result is the same record, whatever run made it
             self.id = content_hash(
-                {"s": self.server, "t": self.tool, "a": self.arguments, "h": self.history_key,
-                 "r": self.result, "run": self.run_id}
+                {"s": self.server, "t": self.tool, "a": self.arguments, "h": self.history_key, "r": self.result,
+                 "e": self.is_error}
             )
 
     @property

@@ -28,6 +28,7 @@ from firefly_eval.generation.dataset import build_dataset
 from firefly_eval.generation.explore import explore_plan
 from firefly_eval.generation.graph import build_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
+from firefly_eval.generation.relocate import relocate_exploration, relocate_value
 from firefly_eval.generation.sampling import coverage, sample_plans
 from firefly_eval.generation.synthesize import extract_facts, synthesize_task
 from firefly_eval.generation.values import ValueBank
@@ -51,6 +52,9 @@ class GenerateConfig:
     call_timeout: float = 20.0
     fleet_file: str = ""
     explorer: str | None = None  # Inspect model name; None = offline schema-guided explorer
+    executor: str = "local"  # local | ray
+    workers: int = 1  # Ray workers (each owns its own fleet of server processes)
+    ray_address: str | None = None  # None: start a local Ray instance; "auto" or "ray://host:10001"
     synthesizer: str | None = None  # Inspect model name; None = template synthesizer
 
 
@@ -60,8 +64,12 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet) -> set[str]:
-    """Re-run the answer's source calls (read-only ones) and report the fields that changed."""
+async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet, canonical: str = "",
+                           root: str = "") -> set[str]:
+    """Re-run the answer's source calls (read-only ones) and report the fields that changed.
+
+    Records are in canonical paths; calls go out with this worker's root (``root``).
+    """
     by_id = {c.id: c for c in calls}
     out: set[str] = set()
     sources = task.provenance.get("answer_sources", {})
@@ -72,11 +80,14 @@ async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet) ->
             if not spec.deterministic:
                 out.add(name)
             continue
+        # a fresh copy of the sandbox first: what a new episode would see (file times, ...)
+        fleet.refresh_files(rec.server)
         try:
-            again = await fleet.call(rec.server, rec.tool, rec.arguments)
+            again = await fleet.call(rec.server, rec.tool, relocate_value(rec.arguments, canonical, root))
         except Exception:  # noqa: BLE001 - a failing re-probe makes the field untrustworthy
             out.add(name)
             continue
+        again = again.model_copy(update={"result": relocate_value(again.result, root, canonical)})
         new = {f.key: f.value for f in extract_facts(again)}
         if new.get(src["key"]) != task.answer[name]:
             out.add(name)
@@ -96,6 +107,84 @@ def _load_or_write_config(run: Path, cfg: GenerateConfig) -> None:
     _atomic_write(path, json.dumps(data, indent=2))
 
 
+class PlanProcessor:
+    """Explore -> synthesize -> verify one plan on a live fleet; returns the plan's shard.
+
+    Records are relocated from this worker's sandbox root to the canonical root before
+    synthesis, so a plan's shard is the same whichever worker ran it.
+    """
+
+    def __init__(self, fleet: Fleet, specs: list[ServerSpec], cfg: GenerateConfig, sandbox_root: Path) -> None:
+        self.fleet = fleet
+        self.cfg = cfg
+        self.root = str(sandbox_root)
+        self.canonical = str(SANDBOX_ROOT)
+        fleet.path_alias = (self.root, self.canonical)
+        self.sandbox_of = {s.name: str(sandbox_root / s.name) for s in specs}
+        self.stateful = {s.name for s in specs if s.stateful}
+        self.provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION,
+                           "explorer": cfg.explorer or "schema-guided", "package_version": __version__}
+        self.llm_stats = LLMStats()
+        self.timing: Counter[str] = Counter()
+
+    async def run(self, plan: Plan) -> dict[str, Any]:
+        fleet, cfg = self.fleet, self.cfg
+        t0 = time.perf_counter()
+        await fleet.reset_episode(set(plan.servers))
+        self.timing["reset"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if cfg.explorer:
+            exp = await explore_plan_llm(plan, fleet, cfg.explorer, self.sandbox_of, stats=self.llm_stats)
+        else:
+            # a value bank per plan: a plan's exploration depends on nothing but the plan and the seed world,
+            # so results do not depend on which worker ran which plans before it
+            bank = ValueBank(self.sandbox_of)
+            exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
+        exp = relocate_exploration(exp, self.root, self.canonical)
+        prov = {**self.provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
+                "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        if cfg.synthesizer:
+            task = await synthesize_task_llm(exp, fleet.tools, cfg.synthesizer, seed=cfg.seed, provenance=prov,
+                                             stats=self.llm_stats)
+        else:
+            task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov)
+        self.timing["explore"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        volatile = await _volatile_fields(task, exp.calls, fleet, self.canonical, self.root) if task else set()
+        verifier = Verifier(self.stateful, tools=fleet.tools)
+        kept = verifier.check(task, exp.calls, volatile)
+        reason = next((k for k in verifier.counts if k.startswith("dropped")), "")
+        if not exp.ok_steps:
+            reason = "dropped_all_calls_failed"
+        elif len(exp.ok_steps) < 2 and not kept:
+            reason = "dropped_trivial"
+        self.timing["verify"] += time.perf_counter() - t0
+        return {"plan": plan.id, "calls": [c.model_dump(mode="json") for c in exp.calls],
+                "task": kept.model_dump(mode="json") if kept else None, "reason": reason,
+                "counts": dict(verifier.counts), "infra_errors": exp.infra_errors}
+
+
+async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Callable[[str, int, int], None]):
+    """Start the fleet, write tools.json, build or reload graph and plans."""
+    reports = await fleet.start()
+    progress("servers", sum(r.ok for r in reports), len(reports))
+    tools = sorted(fleet.tools.values(), key=lambda t: t.key)
+    _atomic_write(run / "tools.json", json.dumps([t.model_dump(mode="json") for t in tools]))
+    plans_path = run / "plans.jsonl"
+    if plans_path.exists():
+        plans = [Plan.model_validate_json(x) for x in plans_path.read_text().splitlines() if x.strip()]
+        graph_stats = json.loads((run / "graph.json").read_text())["stats"]
+    else:
+        graph = build_graph(tools)
+        graph_stats = graph.stats
+        plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
+        graph_stats["coverage"] = coverage(graph, plans)
+        _atomic_write(run / "graph.json", json.dumps({"stats": graph_stats, "edges": [
+            e.model_dump(mode="json") for e in graph.edges]}))
+        _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
+    return plans, graph_stats
+
+
 async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
     shards = run / "shards"
     shards.mkdir(parents=True, exist_ok=True)
@@ -103,69 +192,34 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     SANDBOX_ROOT.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(specs, sandbox_root=SANDBOX_ROOT, call_timeout=cfg.call_timeout, run_id=run.name)
     try:
-        reports = await fleet.start()
-        progress("servers", sum(r.ok for r in reports), len(reports))
-        tools = sorted(fleet.tools.values(), key=lambda t: t.key)
-        _atomic_write(run / "tools.json", json.dumps([t.model_dump(mode="json") for t in tools]))
-        plans_path = run / "plans.jsonl"
-        if plans_path.exists():
-            plans = [Plan.model_validate_json(x) for x in plans_path.read_text().splitlines() if x.strip()]
-            graph_stats = json.loads((run / "graph.json").read_text())["stats"]
-        else:
-            graph = build_graph(tools)
-            graph_stats = graph.stats
-            plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
-            graph_stats["coverage"] = coverage(graph, plans)
-            _atomic_write(run / "graph.json", json.dumps({"stats": graph_stats, "edges": [
-                e.model_dump(mode="json") for e in graph.edges]}))
-            _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
-        bank = ValueBank({s.name: str(SANDBOX_ROOT / s.name) for s in specs})
-        stateful = {s.name for s in specs if s.stateful}
+        plans, graph_stats = await _prepare(run, fleet, cfg, progress)
         done = {p.stem for p in shards.glob("*.json")}
         todo = [p for p in plans if p.id not in done]
         progress("plans", len(plans) - len(todo), len(plans))
-        provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION,
-                      "explorer": cfg.explorer or "schema-guided", "package_version": __version__}
-        llm_stats = LLMStats()
-        timing: Counter[str] = Counter()
-        for plan in todo:
-            t_plan = time.perf_counter()
-            await fleet.reset_episode(set(plan.servers))
-            timing["reset"] += time.perf_counter() - t_plan
-            t_plan = time.perf_counter()
-            if cfg.explorer:
-                exp = await explore_plan_llm(plan, fleet, cfg.explorer, bank.sandbox_of, stats=llm_stats)
-            else:
-                exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
-            prov = {**provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
-                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-            if cfg.synthesizer:
-                task = await synthesize_task_llm(exp, fleet.tools, cfg.synthesizer, seed=cfg.seed, provenance=prov,
-                                                 stats=llm_stats)
-            else:
-                task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov)
-            timing["explore"] += time.perf_counter() - t_plan
-            t_plan = time.perf_counter()
-            volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
-            verifier = Verifier(stateful, tools=fleet.tools)
-            kept = verifier.check(task, exp.calls, volatile)
-            reason = next((k for k in verifier.counts if k.startswith("dropped")), "")
-            if not exp.ok_steps:
-                reason = "dropped_all_calls_failed"
-            elif len(exp.ok_steps) < 2 and not kept:
-                reason = "dropped_trivial"
-            shard = {"plan": plan.id, "calls": [c.model_dump(mode="json") for c in exp.calls],
-                     "task": kept.model_dump(mode="json") if kept else None, "reason": reason,
-                     "counts": dict(verifier.counts), "infra_errors": exp.infra_errors}
-            _atomic_write(shards / f"{plan.id}.json", json.dumps(shard, ensure_ascii=False))
-            timing["verify"] += time.perf_counter() - t_plan
+
+        def write(shard: dict[str, Any]) -> None:
+            _atomic_write(shards / f"{shard['plan']}.json", json.dumps(shard, ensure_ascii=False))
             progress("plans", 1, -1)
+
+        if cfg.executor == "ray":
+            from firefly_eval.generation.executors import run_on_ray
+
+            await fleet.close()  # the driver only needed the tool list; workers own their fleets
+            extra = run_on_ray(todo, specs, cfg, write)
+            servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
+            timing, llm = extra.get("timing", {}), extra.get("llm", {})
+        else:
+            proc = PlanProcessor(fleet, specs, cfg, SANDBOX_ROOT)
+            for plan in todo:
+                write(await proc.run(plan))
+            servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
+            timing = {k: round(v, 1) for k, v in proc.timing.items()}
+            llm = {"outside_plan_calls": proc.llm_stats.outside_plan_calls, "malformed": proc.llm_stats.malformed,
+                   "synthesizer_fallbacks": proc.llm_stats.fallbacks}
     finally:
         await fleet.close()
-    return {"timing": {k: round(v, 1) for k, v in timing.items()}, "graph": graph_stats,
-            "llm": {"outside_plan_calls": llm_stats.outside_plan_calls, "malformed": llm_stats.malformed,
-                    "synthesizer_fallbacks": llm_stats.fallbacks}, "seconds": round(time.perf_counter() - t0, 1),
-            "servers_up": len(fleet.live_servers), "tools": len(fleet.tools)}
+    return {"timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
+            "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor}
 
 
 def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list[CallRecord], Counter[str]]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from firefly_eval.mcp.client import ServerConnection, ServerError
 from firefly_eval.mutation import HistoryTracker
+from firefly_eval.relocate import relocate_value
 from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
 from firefly_eval.world import build_world, fresh_sandbox, restore_sandbox
 
@@ -64,6 +65,9 @@ class Fleet:
         self.history = HistoryTracker({s.name for s in specs if s.stateful})
         self.failed: dict[str, str] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        # (this fleet's sandbox root, canonical root): history keys are computed on canonical
+        # arguments, so they match across workers whose sandboxes live in different folders
+        self.path_alias: tuple[str, str] | None = None
 
     async def start(self, parallel: int = 6) -> list[StartReport]:
         """Start every server and list its tools; failures are reported, the others go on."""
@@ -103,7 +107,10 @@ class Fleet:
         latency = (time.perf_counter() - t0) * 1000
         is_error = bool(result.get("isError"))
         ann = self.tools.get((server, tool)).annotations if (server, tool) in self.tools else None
-        self.history.observe(server, tool, arguments, is_error, ann)
+        observed = arguments
+        if self.path_alias and self.path_alias[0] != self.path_alias[1]:
+            observed = relocate_value(arguments, *self.path_alias)
+        self.history.observe(server, tool, observed, is_error, ann)
         return CallRecord(
             server=server, tool=tool, arguments=arguments, result=result, is_error=is_error,
             latency_ms=round(latency, 3), server_version=f"{spec.pin}|{conn.server_version}",
@@ -135,6 +142,12 @@ class Fleet:
             del self._pending[n]
         if servers is None:
             self.history.reset()
+
+    def refresh_files(self, name: str) -> None:
+        """Re-copy a file-backed server's sandbox in place (file birth times change, content does not)."""
+        conn = self.connections[name]
+        if conn.spec.stateful and not conn.spec.restart_per_episode and not self.history.dirty(name):
+            restore_sandbox(self.sandbox_root / name, self.world)
 
     async def _restart_fresh(self, name: str) -> None:
         conn = self.connections[name]
