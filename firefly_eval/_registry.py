@@ -3,6 +3,7 @@
 # ruff: noqa: F401
 from firefly_eval.providers import FireflyModelAPI
 from firefly_eval.tasks.heldout.task import heldout
+from firefly_eval.tasks.mcp_atlas.task import mcp_atlas
 from firefly_eval.tasks.mcpmark.task import mcpmark
 
 try:  # Tau2-Bench adapters need inspect_evals (extra `benchmarks`)
