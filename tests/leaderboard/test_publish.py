@@ -19,7 +19,7 @@ def _push(folder: Path, repo: str, url: str, tmp_path: Path) -> subprocess.Compl
             "from firefly_eval.leaderboard.publish import publish_folder; "
             f"print(json.dumps(publish_folder(Path({str(folder)!r}), {repo!r})))")
     env = dict(os.environ, HF_ENDPOINT=url, HF_TOKEN="hf_fake_token_for_tests", HF_HUB_DISABLE_XET="1",
-               HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1")
+               HF_HOME=str(tmp_path / "hf-home"), HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_OFFLINE="0")
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
 
 
