@@ -17,7 +17,7 @@ from firefly_eval.agent_tools import exposed_name
 from firefly_eval.grading import grade
 from firefly_eval.simulator import Simulator
 
-__all__ = ["FireflyEnv", "make_env_factory"]
+__all__ = ["FireflyEnv", "logging_reward_funcs", "make_env_factory", "malformed_calls"]
 
 
 class FireflyEnv:
@@ -101,3 +101,25 @@ def make_env_factory(sim: Simulator, partial_credit: bool = False, malformed_pen
         return FireflyEnv(sim, partial_credit=partial_credit, malformed_penalty=malformed_penalty)
 
     return factory
+
+
+def _tier_share(tier: str):
+    def share(prompts, completions, environments=None, **kwargs):
+        out = []
+        for env in environments or []:
+            total = sum(env.tiers.values())
+            out.append(env.tiers.get(tier, 0) / total if total else 0.0)
+        return out
+
+    share.__name__ = f"sim_tier_{tier}"
+    return share
+
+
+def malformed_calls(prompts, completions, environments=None, **kwargs):
+    """Malformed tool calls per rollout (logged, weight 0)."""
+    return [float(env.malformed) for env in environments or []]
+
+
+def logging_reward_funcs():
+    """Zero-weight "rewards" that make TRL log simulator tier shares and malformed calls every step."""
+    return [_tier_share("exact"), _tier_share("fuzzy"), _tier_share("miss"), malformed_calls]

@@ -53,7 +53,7 @@ def train(cfg: FireflyGRPOConfig) -> Path:
     from firefly_eval.simulator import Simulator
     from firefly_eval.tasks.heldout.dataset import load_bundle, stateful_servers
     from firefly_eval.training.data import task_to_row
-    from firefly_eval.training.env import make_env_factory
+    from firefly_eval.training.env import logging_reward_funcs, make_env_factory
     from firefly_eval.training.tiny import build_tiny_model
 
     tasks, index, tools = load_bundle(cfg.dataset, cfg.dataset_split)
@@ -68,7 +68,9 @@ def train(cfg: FireflyGRPOConfig) -> Path:
     model = AutoModelForCausalLM.from_pretrained(model_path)
     tiers = frozenset({"exact"}) if cfg.simulator_tier == "exact" else frozenset({"exact", "fuzzy"})
     sim = Simulator(index, tools=tools, tiers=tiers, stateful_servers=stateful_servers(cfg.dataset))
-    trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=[], args=cfg,
+    logged = logging_reward_funcs()
+    cfg.reward_weights = [0.0] * len(logged)  # logged per step; the reward itself is the env's get_reward
+    trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=logged, args=cfg,
                           train_dataset=Dataset.from_list(rows),
                           environment_factory=make_env_factory(sim, cfg.partial_credit, cfg.malformed_penalty))
     result = trainer.train()

@@ -75,6 +75,7 @@ def test_two_grpo_steps_then_inspect_loads_the_checkpoint(tmp_path):
     assert summary["global_step"] >= 2
     logged = [h for h in summary["log_history"] if "rewards/FireflyEnv/mean" in h]
     assert len(logged) >= 2 and all("frac_reward_zero_std" in h for h in logged)
+    assert all("rewards/sim_tier_exact/mean" in h and "rewards/malformed_calls/mean" in h for h in logged)
     log = inspect_eval(heldout(max_turns=1), model=f"hf/{ckpt}", limit=1, display="none",
                        log_dir=tempfile.mkdtemp(), max_tokens=8)[0]
     assert log.status == "success", log.error
