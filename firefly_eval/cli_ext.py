@@ -26,7 +26,10 @@ def register(app: typer.Typer) -> None:
                  exact_only: bool = typer.Option(False, "--exact-only", help="Strict replay (no fuzzy tier)."),
                  threshold: float = typer.Option(90.0, help="Fuzzy tier threshold (0-100)."),
                  adapter: Optional[str] = typer.Option(None, help="Inspect model adapting fuzzy-tier results."),
-                 miss_policy: str = typer.Option("error", help="error | simulate (needs --simulator-model)."),
+                 miss_policy: str = typer.Option("error", help="error | simulate (needs --simulator-model) | live "
+                                                               "(calls the real server; needs --fleet)."),
+                 fleet: Optional[Path] = typer.Option(None, "--fleet", help="Fleet for --miss-policy live."),
+                 record_to: Optional[Path] = typer.Option(None, help="Append live-recorded calls to this JSONL."),
                  simulator_model: Optional[str] = typer.Option(None, help="Inspect model writing results for misses.")) -> None:
         """Serve recorded calls over MCP stdio (any MCP client can connect)."""
         if ctx.invoked_subcommand is not None:
@@ -38,14 +41,18 @@ def register(app: typer.Typer) -> None:
 
         from firefly_eval.simulator.llm import llm_adapter, llm_simulator
 
-        if miss_policy not in ("error", "simulate") or (miss_policy == "simulate" and not simulator_model):
-            console.print("[red]error:[/red] --miss-policy must be error, or simulate with --simulator-model")
+        if miss_policy not in ("error", "simulate", "live") or (miss_policy == "simulate" and not simulator_model):
+            console.print("[red]error:[/red] --miss-policy must be error, simulate (with --simulator-model) or live")
             raise typer.Exit(2)
         tiers = frozenset({"exact"}) if exact_only else frozenset({"exact", "fuzzy"})
         sim = load_simulator(calls, tiers=tiers, fuzzy_threshold=threshold)
         sim.miss_policy = miss_policy  # type: ignore[assignment]
         sim.adapt_fn = llm_adapter(adapter) if adapter else None
         sim.simulate_fn = llm_simulator(simulator_model) if simulator_model else None
+        if miss_policy == "live":
+            from firefly_eval.simulator.live import LiveFallback
+
+            sim.live_fn = LiveFallback(_load(fleet), record_to)
         serve_stdio(sim)
     app.add_typer(graph_app, name="graph")
     app.add_typer(sim_app, name="simulate")

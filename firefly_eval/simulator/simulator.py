@@ -78,6 +78,8 @@ class Simulator:
     def known(self, server: str, tool: str) -> bool:
         if self.tools:
             return (server, tool) in self.tools
+        if self.miss_policy == "live" and self.live_fn is not None:
+            return True  # no specs given: the real server decides what exists
         return self.index.has_tool(server, tool)
 
     def _validate(self, server: str, tool: str, arguments: Any) -> str | None:
@@ -144,6 +146,11 @@ class Simulator:
             if self.miss_policy == "simulate" and self.simulate_fn is not None:
                 out = self.simulate_fn(server, tool, arguments)
                 return self._simulated(await out if inspect.isawaitable(out) else out)
+            if self.miss_policy == "live" and self.live_fn is not None:
+                out = self.live_fn(server, tool, arguments)
+                rec: CallRecord = await out if inspect.isawaitable(out) else out
+                self.index.add(rec)
+                return SimAnswer(rec.result, "live", 100.0, rec.id)
             return self._miss(server, tool, arguments)
         except Exception as exc:  # noqa: BLE001
             return SimAnswer(_error(f"simulator error: {type(exc).__name__}: {exc}"), "error")

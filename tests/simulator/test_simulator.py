@@ -130,3 +130,29 @@ def test_llm_adapter_and_simulated_misses_are_tagged():
     near, miss = asyncio.run(go())
     assert near.tier == "fuzzy" and near.result["_meta"]["firefly/adapted"] and "1.001" in str(near.result)
     assert miss.tier == "simulated" and miss.result["_meta"]["firefly/simulated"] is True
+
+
+def test_live_miss_policy_calls_the_real_server_and_grows_the_cache(tmp_path):
+    import pytest
+
+    from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path
+    from firefly_eval.simulator.live import LiveFallback
+
+    specs = [s for s in load_fleet(test_fleet_path()) if s.name == "calculator"]
+    if not (firefly_home() / "fleet" / "calculator" / ".firefly-installed").exists():
+        pytest.skip("calculator not installed")
+    live = LiveFallback(specs, tmp_path / "recorded.jsonl")
+    sim = Simulator(CallIndex([]), miss_policy="live", live_fn=live)
+
+    async def go():
+        try:
+            first = await sim.aanswer("calculator", "calculate", {"expression": "6*7"})
+            again = await sim.aanswer("calculator", "calculate", {"expression": "6*7"})
+            return first, again
+        finally:
+            await live.close()
+
+    first, again = asyncio.run(go())
+    assert first.tier == "live" and "42" in str(first.result)
+    assert again.tier == "exact" and again.source_id == first.source_id
+    assert len((tmp_path / "recorded.jsonl").read_text().splitlines()) == 1
