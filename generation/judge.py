@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firefly_eval.model_json import json_object_in
 from firefly_eval.schema import ToolEdge, ToolSpec, content_hash
 
 __all__ = ["JudgeReport", "judge_edges"]
@@ -35,12 +35,8 @@ def _prompt(src: ToolSpec, dst: ToolSpec, edge: ToolEdge) -> str:
 
 
 def _parse(text: str) -> dict[str, str] | None:
-    m = re.search(r"\{.*\}", text, re.S)
-    if not m:
-        return None
-    try:
-        data = json.loads(m.group(0))
-    except ValueError:
+    data = json_object_in(text)
+    if data is None:
         return None
     verdict = str(data.get("verdict", "")).lower().strip()
     if verdict not in _CONF:

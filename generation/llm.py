@@ -21,6 +21,7 @@ from firefly_eval.generation.explore import Exploration, StepResult
 from firefly_eval.generation.synthesize import _field_name, _json_type, extract_facts, synthesize_task
 from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
+from firefly_eval.model_json import json_object_in
 from firefly_eval.schema import Plan, Task, ToolSpec
 from firefly_eval.world import describe_world
 
@@ -49,8 +50,8 @@ def _plan_text(plan: Plan, tools: dict[tuple[str, str], ToolSpec], sandbox_of: d
                      + (f", after {', '.join(after)} (use what they return)" if after else ""))
     world = "; ".join(f"{k}: {v}" for k, v in describe_world().items())
     roots = "; ".join(f"{s}: {p}" for s, p in sorted(sandbox_of.items()) if s in plan.servers)
-    return (f"Explore these tools by calling each of them at least once, successfully, in an order that respects "
-            f"the dependencies:\n" + "\n".join(lines) +
+    return ("Explore these tools by calling each of them at least once, successfully, in an order that respects "
+            "the dependencies:\n" + "\n".join(lines) +
             f"\nThe servers work on a small company's files ({world}). Their folders: {roots}.\n"
             "Use real values from earlier results where a step depends on another. Stop when every step succeeded.")
 
@@ -104,17 +105,6 @@ async def explore_plan_llm(plan: Plan, fleet: Fleet, model: str | Model, sandbox
     return Exploration(plan, [steps[i] for i in sorted(steps)], calls, infra)
 
 
-def _parse_json(text: str) -> dict[str, Any] | None:
-    m = re.search(r"\{.*\}", text, re.S)
-    if not m:
-        return None
-    try:
-        data = json.loads(m.group(0))
-    except ValueError:
-        return None
-    return data if isinstance(data, dict) else None
-
-
 async def synthesize_task_llm(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], model: str | Model,
                               seed: int = 0, provenance: dict[str, Any] | None = None,
                               stats: LLMStats | None = None) -> Task | None:
@@ -139,7 +129,7 @@ async def synthesize_task_llm(exp: Exploration, tools: dict[tuple[str, str], Too
               "any F value, and choose 2-4 facts as the answer. Reply with JSON only: "
               '{"question": "...", "fields": [{"fact": "F0", "name": "snake_case_name", "description": "..."}]}')
     out = await _model(model).generate(prompt)
-    data = _parse_json(out.completion)
+    data = json_object_in(out.completion)
     chosen = []
     if data and isinstance(data.get("question"), str) and isinstance(data.get("fields"), list):
         for f in data["fields"]:

@@ -7,7 +7,6 @@ synthesis, so questions, ids and the simulator's data are identical whatever ran
 
 from __future__ import annotations
 
-from typing import Any
 
 from firefly_eval.generation.explore import Exploration, StepResult
 from firefly_eval.relocate import relocate_value
