@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import random
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from firefly_eval.mcp.fleet import Fleet
+from firefly_eval.relocate import relocate_value
 from firefly_eval.schema import CallRecord, ServerSpec, canonical_json
 from firefly_eval.simulator.index import CallIndex
 from firefly_eval.simulator.simulator import Simulator
@@ -15,7 +19,21 @@ __all__ = ["drift_report", "replayable"]
 
 
 def _strip(result: dict[str, Any]) -> str:
-    return canonical_json({"content": result.get("content", []), "isError": bool(result.get("isError"))})
+    """Comparable form of a result: text blocks that hold JSON are compared as canonical JSON
+    (servers echo arguments in the order they received them: key order is not drift)."""
+    import json
+
+    blocks = []
+    for b in result.get("content", []) or []:
+        if isinstance(b, dict) and b.get("type") == "text":
+            text = str(b.get("text", ""))
+            try:
+                blocks.append({"type": "text", "json": json.loads(text)})
+                continue
+            except ValueError:
+                pass
+        blocks.append(b)
+    return canonical_json({"content": blocks, "isError": bool(result.get("isError"))})
 
 
 def replayable(records: list[CallRecord], specs: dict[str, ServerSpec]) -> list[CallRecord]:
@@ -24,13 +42,22 @@ def replayable(records: list[CallRecord], specs: dict[str, ServerSpec]) -> list[
 
 
 async def drift_report(records: list[CallRecord], specs: list[ServerSpec], n: int = 200, seed: int = 0) -> dict[str, Any]:
-    """Re-run ``n`` recorded calls live and through the simulator; compare and time both."""
+    """Re-run ``n`` recorded calls live and through the simulator; compare and time both.
+
+    "Deterministic" calls are those of servers flagged deterministic, minus the tools the fleet
+    lists as ``volatile_tools``.
+    """
     by_name = {s.name: s for s in specs}
     pool = replayable(records, by_name)
     rng = random.Random(seed)
     sample = rng.sample(pool, min(n, len(pool)))
     sim = Simulator(CallIndex(records), tiers=frozenset({"exact"}))
-    fleet = Fleet([by_name[s] for s in sorted({r.server for r in sample})])
+    # records hold canonical sandbox paths; this probe's servers run under their own root
+    from firefly_eval.generation.pipeline import SANDBOX_ROOT
+
+    root = Path(tempfile.mkdtemp(prefix="firefly-drift-"))
+    canonical = str(SANDBOX_ROOT)
+    fleet = Fleet([by_name[s] for s in sorted({r.server for r in sample})], sandbox_root=root)
     try:
         await fleet.start()
         changed: dict[str, list[str]] = {}
@@ -43,7 +70,8 @@ async def drift_report(records: list[CallRecord], specs: list[ServerSpec], n: in
                 continue
             await fleet.reset_episode({r.server})
             try:
-                live.append(await fleet.call(r.server, r.tool, r.arguments))
+                rec = await fleet.call(r.server, r.tool, relocate_value(r.arguments, canonical, str(root)))
+                live.append(rec.model_copy(update={"result": relocate_value(rec.result, str(root), canonical)}))
             except Exception:  # noqa: BLE001 - a dead server counts as drift
                 live.append(None)
         live_s = time.perf_counter() - t0
@@ -52,8 +80,10 @@ async def drift_report(records: list[CallRecord], specs: list[ServerSpec], n: in
         sim_s = time.perf_counter() - t0
     finally:
         await fleet.close()
+        shutil.rmtree(root, ignore_errors=True)
     for r, lv, sv in zip(sample, live, replay):
-        det = by_name[r.server].deterministic
+        spec = by_name[r.server]
+        det = spec.deterministic and r.tool not in spec.volatile_tools
         same = lv is not None and _strip(lv.result) == _strip(r.result)
         if det:
             total_det += 1
