@@ -155,6 +155,7 @@ def register(app: typer.Typer) -> None:
                                                      "schema-guided explorer)."),
         synthesizer: Optional[str] = typer.Option(None, help="Inspect model that writes the questions (default: "
                                                         "template synthesizer)."),
+        judge: Optional[str] = typer.Option(None, help="Inspect model rating each kept task on five quality criteria."),
         executor: str = typer.Option("local", help="local (asyncio, one fleet) or ray (one fleet per worker)."),
         workers: int = typer.Option(1, help="Ray workers."),
         ray_address: Optional[str] = typer.Option(None, help="Ray cluster: auto or ray://host:10001 "
@@ -165,7 +166,7 @@ def register(app: typer.Typer) -> None:
 
         specs = _load(fleet)
         cfg = GenerateConfig(n_plans=n, seed=seed, test_share=test_share, fleet_file=str(fleet or "default"),
-                             explorer=explorer, synthesizer=synthesizer, executor=executor, workers=workers,
+                             explorer=explorer, synthesizer=synthesizer, judge=judge, executor=executor, workers=workers,
                              ray_address=ray_address)
         if executor not in ("local", "ray"):
             console.print(f"[red]error:[/red] --executor must be local or ray, got {executor!r}")

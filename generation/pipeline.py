@@ -56,6 +56,7 @@ class GenerateConfig:
     workers: int = 1  # Ray workers (each owns its own fleet of server processes)
     ray_address: str | None = None  # None: start a local Ray instance; "auto" or "ray://host:10001"
     synthesizer: str | None = None  # Inspect model name; None = template synthesizer
+    judge: str | None = None  # Inspect model rating kept tasks on the paper's five criteria (optional)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -153,6 +154,17 @@ class PlanProcessor:
         volatile = await _volatile_fields(task, exp.calls, fleet, self.canonical, self.root) if task else set()
         verifier = Verifier(self.stateful, tools=fleet.tools)
         kept = verifier.check(task, exp.calls, volatile)
+        if kept is not None and cfg.judge:
+            from firefly_eval.generation.quality import judge_task
+
+            ok, ratings = await judge_task(kept, exp.calls, cfg.judge)
+            kept.quality.update(ratings)
+            if ratings.get("judge") == "malformed":
+                verifier.counts["judge_malformed"] += 1
+            if not ok:
+                verifier.counts["kept"] -= 1
+                verifier.counts["dropped_judge"] += 1
+                kept = None
         reason = next((k for k in verifier.counts if k.startswith("dropped")), "")
         if not exp.ok_steps:
             reason = "dropped_all_calls_failed"
