@@ -39,11 +39,12 @@ demo: install
 	$(BIN)/firefly leaderboard page --results runs/results.parquet --out runs/leaderboard.html
 	$(BIN)/firefly publish dataset runs/demo --repo you/firefly-demo --dry-run --stage runs/publish-dataset
 
-# Headless Chromium renders the leaderboard page in the tests (Debian package; needs root, as in CI).
+# Debian packages for the tests: Chromium renders the leaderboard page; PostgreSQL serves MCPMark
+# postgres tasks (needs root, as in CI; otherwise those tests skip and say so).
 system-deps:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -q && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; } || \
-	  echo "chromium not installed (not root): the page screenshot test will skip"
+	@{ command -v chromium >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; } || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+	    chromium postgresql >/dev/null; } || echo "chromium/postgresql not installed (not root): those tests skip"
 
 test: install install-train install-ray system-deps
 	$(BIN)/firefly fleet install --fleet $(TEST_FLEET)

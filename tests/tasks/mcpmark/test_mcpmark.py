@@ -34,13 +34,14 @@ def _run(outputs, epochs=1):
 def test_loader_reads_mcpmark_layout_and_rejects_bad_folders(tmp_path):
     ds = load_tasks(FIX, "filesystem")
     assert [s.id for s in ds] == ["notes_category/count_todos"]
+    assert [s.id for s in load_tasks(FIX, "postgres")] == ["shop/add_customer"]
     bad = tmp_path / "tasks" / "filesystem" / "c" / "t"
     bad.mkdir(parents=True)
     (bad / "description.md").write_text("x")
     with pytest.raises(ValueError, match="lacks"):
         load_tasks(tmp_path, "filesystem")
-    with pytest.raises(NotImplementedError, match="postgres"):
-        mcpmark(tasks_dir=str(FIX), category="postgres", initial_state=str(FIX / "initial_state"))
+    with pytest.raises(ValueError, match="category must be"):
+        mcpmark(tasks_dir=str(FIX), category="notion", initial_state=str(FIX / "initial_state"))
 
 
 def test_correct_work_passes_verify_py():
@@ -57,3 +58,25 @@ def test_wrong_work_fails_and_sandbox_is_fresh_per_sample():
                 _call("submit", {"answer": "done"}, 1)])
     assert log.samples[0].scores["verify_script"].value == "I"
     assert (FIX / "initial_state" / "notes_category" / "count.txt").exists() is False
+
+
+def _run_pg(outputs):
+    import shutil
+
+    if not (firefly_home() / "fleet" / "dbhub" / ".firefly-installed").exists():
+        pytest.skip("dbhub server not installed (full fleet)")
+    if shutil.which("initdb") is None:
+        pytest.skip("PostgreSQL server binaries not installed")
+    task = mcpmark(tasks_dir=str(FIX), category="postgres", epochs=1)
+    return inspect_eval(task, model=get_model("mockllm/model", custom_outputs=outputs), display="none",
+                        log_dir=tempfile.mkdtemp())[0]
+
+
+@pytest.mark.full_fleet
+def test_postgres_task_on_a_real_server_passes_and_fails_by_verify_py():
+    good = _run_pg([_call("execute_sql", {"sql": "INSERT INTO customers (name, city) VALUES ('Ada Okafor', 'Lisbon')"}, 0),
+                    _call("submit", {"answer": "done"}, 1)])
+    assert good.status == "success", good.error
+    assert good.samples[0].scores["verify_result"].value == "C", good.samples[0].scores["verify_result"].explanation
+    bad = _run_pg([_call("execute_sql", {"sql": "DELETE FROM customers"}, 0), _call("submit", {"answer": "done"}, 1)])
+    assert bad.samples[0].scores["verify_result"].value == "I"
