@@ -42,7 +42,7 @@ demo: install
 # Debian packages for the tests: Chromium renders the leaderboard page; PostgreSQL serves MCPMark
 # postgres tasks (needs root, as in CI; otherwise those tests skip and say so).
 system-deps:
-	@{ command -v chromium >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; } || \
+	@{ command -v chromium >/dev/null 2>&1 && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1; } || \
 	  { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    chromium postgresql >/dev/null; } || echo "chromium/postgresql not installed (not root): those tests skip"
 

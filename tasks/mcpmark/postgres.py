@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-__all__ = ["LocalPostgres", "shared_postgres"]
+__all__ = ["LocalPostgres", "pg_bin", "shared_postgres"]
 
 _SHARED: "LocalPostgres | None" = None
 
@@ -26,10 +26,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def pg_bin(name: str) -> str | None:
+    """A PostgreSQL server binary: on PATH, or where Debian puts it (/usr/lib/postgresql/<v>/bin)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: p.parts[-3])
+    return str(candidates[-1]) if candidates else None
+
+
 class LocalPostgres:
     def __init__(self) -> None:
-        if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+        initdb, pg_ctl = pg_bin("initdb"), pg_bin("pg_ctl")
+        if initdb is None or pg_ctl is None:
             raise RuntimeError("PostgreSQL server binaries not found: install Debian `postgresql` (make system-deps)")
+        self._pg_ctl = pg_ctl
         self.root = Path(tempfile.mkdtemp(prefix="firefly-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
@@ -37,9 +48,9 @@ class LocalPostgres:
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self._as:
             shutil.chown(self.root, "postgres", "postgres")
-        subprocess.run([*self._as, "initdb", "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8"],
+        subprocess.run([*self._as, initdb, "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8"],
                        check=True, capture_output=True, text=True)
-        subprocess.run([*self._as, "pg_ctl", "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o",
+        subprocess.run([*self._as, pg_ctl, "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o",
                         f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1", "start"],
                        check=True, capture_output=True, text=True)
         atexit.register(self.stop)
@@ -66,7 +77,7 @@ class LocalPostgres:
 
     def stop(self) -> None:
         if self.data.exists():
-            subprocess.run([*self._as, "pg_ctl", "-D", str(self.data), "-m", "immediate", "stop"],
+            subprocess.run([*self._as, self._pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
                            capture_output=True, text=True)
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -61,11 +61,11 @@ def test_wrong_work_fails_and_sandbox_is_fresh_per_sample():
 
 
 def _run_pg(outputs):
-    import shutil
+    from firefly_eval.tasks.mcpmark.postgres import pg_bin
 
     if not (firefly_home() / "fleet" / "dbhub" / ".firefly-installed").exists():
         pytest.skip("dbhub server not installed (full fleet)")
-    if shutil.which("initdb") is None:
+    if pg_bin("initdb") is None:
         pytest.skip("PostgreSQL server binaries not installed")
     task = mcpmark(tasks_dir=str(FIX), category="postgres", epochs=1)
     return inspect_eval(task, model=get_model("mockllm/model", custom_outputs=outputs), display="none",
