@@ -195,7 +195,7 @@ def register(app: typer.Typer) -> None:
     def train_cmd(config: Path = typer.Option(..., "--config", help="YAML (see training/configs/)."),
                   max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Override max_steps."),
                   output_dir: Optional[str] = typer.Option(None, "--output-dir", help="Override output_dir.")) -> None:
-        """GRPO training with simulator-backed rollouts (needs `pip install firefly-eval[train]`)."""
+        """GRPO training with simulator-backed rollouts (needs the `train` extra: make install-train)."""
         try:
             from firefly_eval.training.config import load_config
             from firefly_eval.training.train import train
