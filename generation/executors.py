@@ -29,7 +29,7 @@ class PlanWorker:
 
         specs = [ServerSpec.model_validate(s) for s in specs_json]
         cfg = GenerateConfig(**cfg_dict)
-        root = Path(f"{SANDBOX_ROOT}-w{worker}")
+        root = Path(f"{SANDBOX_ROOT}-w{worker}-{os.getpid()}")  # unique per actor process
         root.mkdir(parents=True, exist_ok=True)
         self.loop = asyncio.new_event_loop()
         self.fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout)
@@ -46,7 +46,10 @@ class PlanWorker:
         return {"timing": dict(self.proc.timing), "llm": vars(self.proc.llm_stats)}
 
     def close(self) -> None:
+        import shutil
+
         self.loop.run_until_complete(self.fleet.close())
+        shutil.rmtree(self.fleet.sandbox_root, ignore_errors=True)
 
 
 def _wait_restarted(ray: Any, worker: Any, timeout: float = 300) -> None:

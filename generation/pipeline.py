@@ -17,6 +17,7 @@ import asyncio
 import fcntl
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -201,8 +202,11 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     shards = run / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    SANDBOX_ROOT.mkdir(parents=True, exist_ok=True)
-    fleet = Fleet(specs, sandbox_root=SANDBOX_ROOT, call_timeout=cfg.call_timeout, run_id=run.name)
+    # a sandbox root of this process's own: concurrent runs on one machine must not share server state;
+    # records are relocated to the canonical SANDBOX_ROOT, so datasets do not depend on it
+    root = Path(f"{SANDBOX_ROOT}-{os.getpid()}")
+    root.mkdir(parents=True, exist_ok=True)
+    fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name)
     try:
         plans, graph_stats = await _prepare(run, fleet, cfg, progress)
         done = {p.stem for p in shards.glob("*.json")}
@@ -221,7 +225,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
             timing, llm = extra.get("timing", {}), extra.get("llm", {})
         else:
-            proc = PlanProcessor(fleet, specs, cfg, SANDBOX_ROOT)
+            proc = PlanProcessor(fleet, specs, cfg, root)
             for plan in todo:
                 write(await proc.run(plan))
             servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
@@ -230,6 +234,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
                    "synthesizer_fallbacks": proc.llm_stats.fallbacks}
     finally:
         await fleet.close()
+        shutil.rmtree(root, ignore_errors=True)
     return {"timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
             "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor}
 
