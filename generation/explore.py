@@ -10,6 +10,7 @@ candidate value for the parameter the error names (or the next combination), at 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,6 +73,18 @@ def _arguments(tool: ToolSpec, bank: ValueBank, rng: random.Random, bound_vals: 
     return args
 
 
+_QUOTED = re.compile(r"['\"]([^'\"\n]{1,60})['\"]")
+
+
+def _offered_values(error: str, tried: Any) -> list[str]:
+    """Alternatives an error message lists after words like 'available'/'valid'/'one of'."""
+    low = error.lower()
+    cut = max(low.find(w) for w in ("available", "valid ", "one of", "expected", "did you mean", "options"))
+    if cut < 0:
+        return []
+    return [v for v in dict.fromkeys(_QUOTED.findall(error[cut:])) if v != tried][:4]
+
+
 async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0, max_repairs: int = 3) -> Exploration:
     """Run one plan on the live fleet; returns every recorded call and the successful steps."""
     rng = random.Random(f"{seed}:{plan.id}")
@@ -119,11 +132,18 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                 bank.learn(rec.result)
                 break
             # repair: advance the parameter named in the error, else the first with alternatives
-            err = rec.text().lower()
+            err_text = rec.text()
+            err = err_text.lower()
             named = [p for p in args if p.lower() in err]
             target = (named or list(args) or [None])[0]
             if target is None:
                 break
+            offered = _offered_values(err_text, args[target])
+            if offered:
+                # the error lists what would work ("Available sheets: 'Sales', 'Products'"): try those first
+                bound_vals[target] = offered + [v for v in bound_vals.get(target, []) if v not in offered]
+                choice[target] = 0
+                continue
             choice[target] = choice.get(target, 0) + 1
             if attempt % 2 == 1 and len(args) > 1:
                 other = [p for p in args if p != target]

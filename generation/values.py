@@ -16,6 +16,7 @@ __all__ = ["ValueBank", "extract_values", "parse_result"]
 _PATH_RE = re.compile(r"(/[\w.\-]+(?:/[\w.\-]+)+)")
 _ID_RE = re.compile(r"\b([A-Z]-\d{3,4})\b")
 _DATE_RE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_DESC_EXAMPLE = re.compile(r"e\.g\.,?\s*['\"`]([^'\"`]{1,40})['\"`]")
 _NUM_RE = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(?![\w.])")
 
 _WORLD_FILES = ["company.db", "data/orders.csv", "data/products.csv", "sales.xlsx", "report.docx",
@@ -39,7 +40,7 @@ _STATIC: dict[str, list[Any]] = {
     "text": ["Lumen Outfitters restocks the Headlamp 400 in Porto.", "Trail Tent 2P sales grew 12% in Q3.",
              "Winter apparel is the top priority for Q4."],
     "entity": ["Lumen Outfitters", "Freya Lindqvist", "Porto pop-up"],
-    "table": ["customers", "orders", "products"],
+    "table": ["customers", "orders", "products", "Sales", "Products"],  # DB tables and xlsx sheets
     "repo": ["main"],
     "currency": ["EUR", "USD", "JPY"],
     "unit": ["meter", "kilometer", "celsius", "fahrenheit", "kilogram", "pound"],
@@ -135,6 +136,8 @@ class ValueBank:
             out.append(schema["default"])
         for ex in schema.get("examples", []) or []:
             out.append(ex)
+        # examples written into the description ("e.g. 'A1:D20'")
+        out.extend(_DESC_EXAMPLE.findall(str(schema.get("description", "")))[:2])
         concept = param_concept(name, schema)
         sandbox = self.sandbox_of.get(server, "")
         if concept == "repo" and not ("branch" in name.lower() or "commit" in name.lower() or "ref" in name.lower()):
