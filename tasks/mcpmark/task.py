@@ -65,7 +65,8 @@ async def _run_script(script: Path, env: dict[str, str], timeout: int) -> tuple[
     except asyncio.TimeoutError:
         proc.kill()
         raise RuntimeError(f"{script.name} of {script.parent.name} timed out after {timeout}s") from None
-    return proc.returncode or 0, out.decode(errors="replace")[-1500:]
+    assert proc.returncode is not None  # set once communicate() returned
+    return proc.returncode, out.decode(errors="replace")[-1500:]
 
 
 @solver
@@ -123,19 +124,9 @@ def verify_script(timeout: int = 120) -> Scorer:
         sandbox = state.metadata.get("sandbox")
         if not sandbox:
             raise RuntimeError("no sandbox recorded for this sample: the solver did not run")
-        env = dict(os.environ, FILESYSTEM_TEST_DIR=sandbox)
-        proc = await asyncio.create_subprocess_exec(sys.executable, str(task_dir / "verify.py"), cwd=task_dir,
-                                                    env=env, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.STDOUT)
-        try:
-            out, _ = await asyncio.wait_for(proc.communicate(), timeout)
-        except asyncio.TimeoutError:
-            proc.kill()
-            raise RuntimeError(f"verify.py of {task_dir.name} timed out after {timeout}s") from None
-        text = out.decode(errors="replace")[-1500:]
+        code, text = await _run_script(task_dir / "verify.py", {"FILESYSTEM_TEST_DIR": sandbox}, timeout)
         shutil.rmtree(sandbox, ignore_errors=True)
-        return Score(value=CORRECT if proc.returncode == 0 else INCORRECT,
-                     explanation=f"verify.py exit {proc.returncode}\n{text}")
+        return Score(value=CORRECT if code == 0 else INCORRECT, explanation=f"verify.py exit {code}\n{text}")
 
     return score
 

@@ -27,8 +27,8 @@ def _content(run):
                 # birth times) that never reaches an answer; questions, answers and calls must match
                 out[t.id] = (t.question, json.dumps(t.answer, sort_keys=True),
                              json.dumps(t.reference_arguments, sort_keys=True))
-        except FileNotFoundError:
-            pass
+        except FileNotFoundError:  # a split with no tasks has no file
+            continue
     return out
 
 

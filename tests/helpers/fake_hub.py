@@ -25,8 +25,8 @@ class FakeHub:
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # quiet
-                pass
+            def log_message(self, *a):
+                """Keep the test output quiet (no request log lines)."""
 
             def _json(self, obj, code=200):
                 body = json.dumps(obj).encode()
