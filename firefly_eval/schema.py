@@ -108,6 +108,10 @@ class ServerSpec(_Record):
     sandbox: list[str] = Field(default_factory=list, description="seed-world parts the server needs")
     sample_call: dict[str, Any] | None = Field(default=None, description="a harmless {tool, arguments}")
     volatile_tools: list[str] = Field(default_factory=list, description="tools whose output is not stable")
+    explore_values: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="known-good argument values for the offline explorer, by parameter name "
+                    "(real ids of the server's own world: user ids, order ids, ...)")
     description: str = ""
 
     @property

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firefly_eval.generation.graph import param_concept
-from firefly_eval.generation.values import ValueBank, extract_values
+from firefly_eval.generation.values import ValueBank, deref, extract_values, files_with_extensions
 from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import CallRecord, Plan, ToolSpec
@@ -60,17 +60,25 @@ def _topo(plan: Plan) -> list[int]:
 
 
 def _arguments(tool: ToolSpec, bank: ValueBank, rng: random.Random, bound_vals: dict[str, list[Any]],
-               choice: dict[str, int]) -> dict[str, Any]:
-    props = tool.input_schema.get("properties", {}) or {}
-    required = [r for r in tool.input_schema.get("required", []) or [] if r in props or True]
+               choice: dict[str, int], extra: list[str] | None = None) -> dict[str, Any]:
+    """Required parameters, bound ones, and optional ones an earlier error asked for (``extra``)."""
+    root = tool.input_schema if isinstance(tool.input_schema, dict) else {}
+    props = root.get("properties", {}) or {}
+    required = list(root.get("required", []) or [])
     args: dict[str, Any] = {}
-    names = list(dict.fromkeys(list(required) + [p for p in bound_vals if p in props]))
+    names = list(dict.fromkeys(required + [p for p in bound_vals if p in props] + list(extra or [])))
     for name in names:
-        schema = props.get(name, {}) if isinstance(props.get(name), dict) else {}
-        cands = bank.candidates(tool.server, tool.name, name, schema, rng, bound_vals.get(name))
+        schema = deref(props.get(name, {}), root) if isinstance(props.get(name), dict) else {}
+        cands = bank.candidates(tool.server, tool.name, name, schema, rng, bound_vals.get(name), tool.description)
         if cands:
             args[name] = cands[min(choice.get(name, 0), len(cands) - 1)]
     return args
+
+
+def _asks_for(error: str, param: str) -> bool:
+    """The error asks for an optional parameter: quoted ('path', `path`) or "paths must be provided"."""
+    p = re.escape(param.lower())
+    return bool(re.search(rf"['\"`]{p}['\"`]|\b{p}\b (must|is required|are required|should) ", error))
 
 
 _QUOTED = re.compile(r"['\"]([^'\"\n]{1,60})['\"]")
@@ -112,8 +120,9 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                     step.bound[pname] = p
         choice: dict[str, int] = {}
         tried: set[str] = set()
+        extra: list[str] = []  # optional parameters an error asked for ("specify a 'path'")
         for attempt in range(max_repairs + 1):
-            args = _arguments(tool, bank, rng, bound_vals, choice)
+            args = _arguments(tool, bank, rng, bound_vals, choice, extra)
             sig = repr(sorted(args.items()))
             if sig in tried:
                 break
@@ -134,11 +143,20 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
             # repair: advance the parameter named in the error, else the first with alternatives
             err_text = rec.text()
             err = err_text.lower()
+            asked = [p for p in props if p not in args and p not in extra and _asks_for(err, p)]
+            if asked:
+                extra.extend(asked[:2])
+                continue
             named = [p for p in args if p.lower() in err]
             target = (named or list(args) or [None])[0]
             if target is None:
                 break
             offered = _offered_values(err_text, args[target])
+            if not offered and param_concept(target, props.get(target) if isinstance(props.get(target), dict)
+                                             else {}) == "path":
+                # "must point to an Excel file (.xlsm, .xlsx)": the seed world's files of that kind
+                sandbox = bank.sandbox_of.get(key[0], "")
+                offered = [f"{sandbox}/{f}" for f in files_with_extensions(err_text)]
             if offered:
                 # the error lists what would work ("Available sheets: 'Sales', 'Products'"): try those first
                 bound_vals[target] = offered + [v for v in bound_vals.get(target, []) if v not in offered]

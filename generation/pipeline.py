@@ -124,6 +124,7 @@ class PlanProcessor:
         fleet.path_alias = (self.root, self.canonical)
         self.sandbox_of = {s.name: str(sandbox_root / s.name) for s in specs}
         self.stateful = {s.name for s in specs if s.stateful}
+        self.known_values = {s.name: s.explore_values for s in specs if s.explore_values}
         self.provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION,
                            "explorer": cfg.explorer or "schema-guided", "package_version": __version__}
         self.llm_stats = LLMStats()
@@ -140,7 +141,7 @@ class PlanProcessor:
         else:
             # a value bank per plan: a plan's exploration depends on nothing but the plan and the seed world,
             # so results do not depend on which worker ran which plans before it
-            bank = ValueBank(self.sandbox_of)
+            bank = ValueBank(self.sandbox_of, self.known_values)
             exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
         exp = relocate_exploration(exp, self.root, self.canonical)
         prov = {**self.provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},

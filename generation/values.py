@@ -11,7 +11,7 @@ from typing import Any
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.schema import result_text
 
-__all__ = ["ValueBank", "extract_values", "parse_result"]
+__all__ = ["ValueBank", "deref", "extract_values", "files_with_extensions", "parse_result"]
 
 _PATH_RE = re.compile(r"(/[\w.\-]+(?:/[\w.\-]+)+)")
 _ID_RE = re.compile(r"\b([A-Z]-\d{3,4})\b")
@@ -47,6 +47,61 @@ _STATIC: dict[str, list[Any]] = {
     "id": ["C-203", "O-5004", "P-102"],
 }
 _WORDS = ["Lumen", "Porto", "tent", "headlamp", "winter", "budget", "Trail Runners"]
+# what a tool's text says about the files it wants -> extensions, best first
+_FILE_KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"excel|workbook|spreadsheet|xlsx|\bsheets?\b"), (".xlsx",)),
+    (re.compile(r"\.docx|\bdocx\b|word document|\bword\b"), (".docx",)),
+    (re.compile(r"\bcsv\b"), (".csv",)),
+    (re.compile(r"sqlite|\.db\b|database file"), (".db",)),
+    (re.compile(r"markdown|\.md\b"), (".md",)),
+    (re.compile(r"python|\.py\b"), (".py",)),
+]
+_EXT = re.compile(r"\.(xlsx|xlsm|docx|csv|db|md|txt|py|pdf|pptx)\b", re.IGNORECASE)
+# spreadsheet cells and ranges (A1 notation)
+_RANGE_PARAMS = {"range", "cell_range", "source", "source_range", "data_range", "target_range", "ref", "refers_to"}
+_CELL_PARAMS = {"cell", "at", "start_cell", "target_cell", "changing_cell", "anchor", "destination", "top_left"}
+
+
+def deref(schema: Any, root: dict[str, Any], depth: int = 0) -> Any:
+    """Inline local ``$ref``s (``#/$defs/X``, ``#/definitions/X``) and take the first non-null
+    ``anyOf``/``oneOf`` branch, so the value bank sees plain types."""
+    if depth > 6 or not isinstance(schema, dict):
+        return schema
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+        target: Any = root
+        for part in schema["$ref"][2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        if isinstance(target, dict):
+            extra = {k: v for k, v in schema.items() if k != "$ref"}
+            return deref({**target, **extra}, root, depth + 1)
+        return {k: v for k, v in schema.items() if k != "$ref"}
+    for key in ("anyOf", "oneOf"):
+        branches = schema.get(key)
+        if isinstance(branches, list) and branches and "type" not in schema:
+            pick = next((b for b in branches if isinstance(b, dict) and b.get("type") != "null"), branches[0])
+            rest = {k: v for k, v in schema.items() if k != key}
+            return deref({**(pick if isinstance(pick, dict) else {}), **rest}, root, depth + 1)
+    out = dict(schema)
+    if isinstance(out.get("properties"), dict):
+        out["properties"] = {k: deref(v, root, depth + 1) for k, v in out["properties"].items()}
+    if isinstance(out.get("items"), dict):
+        out["items"] = deref(out["items"], root, depth + 1)
+    return out
+
+
+def files_with_extensions(text: str) -> list[str]:
+    """Seed-world files whose extension an error or description names (``.xlsx``, ``.csv``...)."""
+    exts = {"." + e.lower() for e in _EXT.findall(text)}
+    if ".xlsm" in exts:
+        exts.add(".xlsx")
+    return [f for f in _WORLD_FILES if any(f.endswith(e) for e in exts)]
+
+
+def _preferred_files(context: str) -> list[str]:
+    """World files of the kinds a tool's own words ask for (an Excel tool gets the workbook)."""
+    low = context.lower()
+    wanted = [e for pat, exts in _FILE_KINDS if pat.search(low) for e in exts]
+    return [f for e in wanted for f in _WORLD_FILES if f.endswith(e)]
 
 
 def parse_result(result: dict[str, Any]) -> Any:
@@ -104,8 +159,9 @@ def extract_values(result: dict[str, Any]) -> dict[str, list[Any]]:
 class ValueBank:
     """Candidate values for a parameter, most promising first."""
 
-    def __init__(self, sandbox_of: dict[str, str]) -> None:
+    def __init__(self, sandbox_of: dict[str, str], known: dict[str, dict[str, list[Any]]] | None = None) -> None:
         self.sandbox_of = sandbox_of  # server -> its sandbox path
+        self.known = known or {}  # server -> parameter -> known-good values (the fleet's explore_values)
         self.learned: dict[str, list[Any]] = defaultdict(list)  # field name -> values seen in outputs
 
     def learn(self, result: dict[str, Any]) -> None:
@@ -117,8 +173,10 @@ class ValueBank:
             del bucket[:-20]
 
     def candidates(self, server: str, tool: str, name: str, schema: dict[str, Any],
-                   rng: random.Random, bound: list[Any] | None = None) -> list[Any]:
-        """Ordered candidate values for parameter ``name`` of ``server``'s tool."""
+                   rng: random.Random, bound: list[Any] | None = None, context: str = "") -> list[Any]:
+        """Ordered candidate values for parameter ``name`` of ``server``'s tool.
+
+        ``context``: the tool's description (what kind of file it wants, ...)."""
         schema = schema if isinstance(schema, dict) else {}
         typ = schema.get("type")
         if isinstance(typ, list):
@@ -132,6 +190,13 @@ class ValueBank:
             return [schema["const"]]
         if bound:
             out.extend(bound)
+        known = self.known.get(server, {}).get(name)
+        if known:
+            if typ == "array" and not any(isinstance(v, list) for v in known):
+                return [list(known[:2])]
+            if not bound:
+                return list(known[:4])  # real values of the server's own world beat generic ones
+            out.extend(known)
         if "default" in schema and schema["default"] is not None:
             out.append(schema["default"])
         for ex in schema.get("examples", []) or []:
@@ -140,16 +205,27 @@ class ValueBank:
         out.extend(_DESC_EXAMPLE.findall(str(schema.get("description", "")))[:2])
         concept = param_concept(name, schema)
         sandbox = self.sandbox_of.get(server, "")
+        lname_only = name.lower()
+        a1 = "a1 notation" in str(schema.get("description", "")).lower()
+        if typ in (None, "string") and (lname_only in _RANGE_PARAMS or lname_only.endswith("_range") or a1):
+            out.extend(["A1:D5", "A2:C10", "B2:B6"])
+        elif typ in (None, "string") and (lname_only in _CELL_PARAMS or lname_only.endswith("_cell")):
+            out.extend(["B2", "E2", "A1"])
         if concept == "repo" and not ("branch" in name.lower() or "commit" in name.lower() or "ref" in name.lower()):
             out.extend([f"{sandbox}/repo", sandbox])
         elif concept == "repo":
             out.extend(["main", "HEAD"])
         elif concept == "path":
-            files = list(_WORLD_FILES)
-            rng.shuffle(files)
-            lname = f"{name} {tool}".lower()
+            # the files the tool's own words ask for first, then the others in random order
+            wanted = _preferred_files(f"{server} {tool} {context[:400]} {schema.get('description', '')}")
+            rest = [f for f in _WORLD_FILES if f not in wanted]
+            rng.shuffle(rest)
+            files = wanted + rest
+            lname = f"{name} {tool} {server}".lower()
             dirs = [sandbox, f"{sandbox}/notes", f"{sandbox}/data"]
-            if any(w in lname for w in ("dir", "folder", "list", "tree", "search", "find")):
+            if "git" in lname or "repo" in lname:
+                dirs = [f"{sandbox}/repo", *dirs]
+            if any(w in lname for w in ("dir", "folder", "list", "tree", "search", "find", "git", "repo")):
                 out.extend(dirs)
             out.extend(f"{sandbox}/{f}" for f in files[:4])
             out.extend(files[:2])
