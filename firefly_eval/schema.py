@@ -108,6 +108,8 @@ class ServerSpec(_Record):
     sandbox: list[str] = Field(default_factory=list, description="seed-world parts the server needs")
     sample_call: dict[str, Any] | None = Field(default=None, description="a harmless {tool, arguments}")
     volatile_tools: list[str] = Field(default_factory=list, description="tools whose output is not stable")
+    explore_skip: list[str] = Field(default_factory=list,
+                                    description="tools generation never samples (demo tools that only sleep, ...)")
     explore_values: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="known-good argument values for the offline explorer, by parameter name "

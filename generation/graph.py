@@ -11,6 +11,12 @@ cap), so cost grows near-linearly with the catalog. Every candidate gets:
 
 and one calibrated confidence. Edges at or above ``keep`` are kept; those in
 ``[judge_low, keep)`` are the *uncertain* band an LLM judge may rate.
+
+A tool no kept edge touches would never be explored, so each such tool also gets its two best
+scored partners as *coverage* edges (``ToolGraph.coverage``, whatever their confidence). They are
+not graph edges - the judge and the precision figures ignore them - but the sampler may use them
+(``fill_uncovered``) so that every tool can appear in some plan; exploration then shows whether
+the calls work together.
 """
 
 from __future__ import annotations
@@ -142,6 +148,7 @@ class ToolGraph:
     tools: list[ToolSpec]
     edges: list[ToolEdge]
     uncertain: list[ToolEdge] = field(default_factory=list)
+    coverage: list[ToolEdge] = field(default_factory=list)  # best partners of tools no kept edge touches
     stats: dict[str, Any] = field(default_factory=dict)
     version: int = GRAPH_VERSION
 
@@ -233,6 +240,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
     considered = 0
     edges: list[ToolEdge] = []
     uncertain: list[ToolEdge] = []
+    best: dict[int, list[tuple[float, int, int, str, list[str]]]] = defaultdict(list)
     for i in range(n):
         cand: Counter[int] = Counter()
         for tok in toks[i]:
@@ -259,6 +267,12 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
                     if j != i and tools[j].server == tools[i].server:
                         same[j] += 1
             pool.update(j for j, _ in same.most_common(cfg.cross_server_k))
+            if not same:
+                # nothing shared but common words: a few same-server tools taking what this one takes
+                mine = set(ins[i].values())
+                alike = [j for j in by_server[tools[i].server] if j != i and mine & set(ins[j].values())]
+                step = max(1, len(alike) // 6)
+                pool.update(alike[(i % step)::step][:6])
         near = neighbours.get(i, {})
         pool.update(near)
         for j in pool:
@@ -267,6 +281,12 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
             if near:
                 lex = max(lex, 100.0 * near.get(j, 0.0))
             conf, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex)
+            for end in (i, j):  # each tool's two best partners, in either direction
+                top = best[end]
+                if len(top) < 2 or conf > top[-1][0]:
+                    top.append((conf, i, j, kind, evidence))
+                    top.sort(key=lambda x: (-x[0], x[1], x[2]))
+                    del top[2:]
             if conf < cfg.judge_low:
                 continue
             scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
@@ -274,9 +294,18 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
             edge = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
                             evidence=evidence[:3], scorer=scorer)
             (edges if conf >= cfg.keep else uncertain).append(edge)
+    touched = {k for e in edges for k in (e.src, e.dst)}
+    coverage: dict[tuple[int, int], ToolEdge] = {}
+    for t in sorted(best):
+        if tools[t].key in touched:
+            continue
+        for conf, i, j, kind, evidence in best[t]:
+            coverage[(i, j)] = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
+                                        evidence=evidence[:3], scorer="lexical")
     stats = {"tools": n, "pairs_all": n * (n - 1), "pairs_considered": considered, "edges": len(edges),
-             "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2)}
-    return ToolGraph(tools=tools, edges=edges, uncertain=uncertain, stats=stats)
+             "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2),
+             "tools_without_kept_edge": n - len(touched), "coverage_edges": len(coverage)}
+    return ToolGraph(tools=tools, edges=edges, uncertain=uncertain, coverage=list(coverage.values()), stats=stats)
 
 
 def save_graph(graph: ToolGraph, path: Any) -> None:
@@ -288,7 +317,8 @@ def save_graph(graph: ToolGraph, path: Any) -> None:
         "version": graph.version, "stats": graph.stats,
         "tools": [t.model_dump(mode="json") for t in graph.tools],
         "edges": [e.model_dump(mode="json") for e in graph.edges],
-        "uncertain": [e.model_dump(mode="json") for e in graph.uncertain]}))
+        "uncertain": [e.model_dump(mode="json") for e in graph.uncertain],
+        "coverage": [e.model_dump(mode="json") for e in graph.coverage]}))
 
 
 def load_graph(path: Any) -> ToolGraph:
@@ -301,6 +331,7 @@ def load_graph(path: Any) -> ToolGraph:
     return ToolGraph(tools=[ToolSpec.model_validate(t) for t in data["tools"]],
                      edges=[ToolEdge.model_validate(e) for e in data["edges"]],
                      uncertain=[ToolEdge.model_validate(e) for e in data.get("uncertain", [])],
+                     coverage=[ToolEdge.model_validate(e) for e in data.get("coverage", [])],
                      stats=data.get("stats", {}), version=data["version"])
 
 

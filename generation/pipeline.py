@@ -189,12 +189,14 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
         plans = [Plan.model_validate_json(x) for x in plans_path.read_text().splitlines() if x.strip()]
         graph_stats = json.loads((run / "graph.json").read_text())["stats"]
     else:
-        graph = build_graph(tools)
+        skip = {(s.name, t) for s in fleet.specs.values() for t in s.explore_skip}
+        graph = build_graph([t for t in tools if t.key not in skip])
         graph_stats = graph.stats
         plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
         graph_stats["coverage"] = coverage(graph, plans)
         _atomic_write(run / "graph.json", json.dumps({"stats": graph_stats, "edges": [
-            e.model_dump(mode="json") for e in graph.edges]}))
+            e.model_dump(mode="json") for e in graph.edges], "coverage": [
+            e.model_dump(mode="json") for e in graph.coverage]}))
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
     return plans, graph_stats
 

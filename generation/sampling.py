@@ -45,17 +45,24 @@ def sample_plans(
     max_per_server_share: float = 0.12,
     can_produce: Callable[[str, dict[str, Any]], bool] = _default_can_produce,
     min_confidence: float = 0.55,
+    fill_uncovered: bool = True,
 ) -> list[Plan]:
-    """Sample ``n`` distinct plans deterministically for a seed."""
+    """Sample ``n`` distinct plans deterministically for a seed.
+
+    ``fill_uncovered``: tools no confident edge touches are joined to the plans through their
+    coverage edges (``ToolGraph.coverage``: their best-scored partners), so that every tool can
+    be explored; without it they are never sampled.
+    """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
     tools = {t.key: t for t in graph.tools}
     ok_tools = {k for k, t in tools.items() if satisfiable(t, set(), can_produce) or t.input_schema.get("required")}
     succ: dict[Key, list[Key]] = defaultdict(list)
     pred: dict[Key, list[Key]] = defaultdict(list)
-    for e in graph.edges:
+    usable = [e for e in graph.edges if e.confidence >= min_confidence] + (graph.coverage if fill_uncovered else [])
+    for e in usable:
         s, d = tuple(e.src), tuple(e.dst)
-        if e.confidence >= min_confidence and s in ok_tools and d in ok_tools:
+        if s in ok_tools and d in ok_tools:
             succ[s].append(d)  # type: ignore[arg-type]
             pred[d].append(s)  # type: ignore[arg-type]
     for k in succ:

@@ -17,7 +17,7 @@ from firefly_eval.generation.values import parse_result
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, Task, ToolSpec, canonical_json
 
-__all__ = ["Fact", "extract_facts", "synthesize_task"]
+__all__ = ["Fact", "extract_facts", "synthesize_task", "value_in_text"]
 
 _VOLATILE_KEY = re.compile(r"(time|date|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
                            r"random|nonce|expires|version|pid|hash|sha|checksum|stamp|_at$)", re.IGNORECASE)
@@ -58,6 +58,19 @@ def _arg_values(value: Any) -> set[str]:
     if isinstance(value, list):
         return {x for v in value for x in _arg_values(v)}
     return {normalize_text(str(_coerce(value)))}
+
+
+def value_in_text(value: Any, padded: str) -> bool:
+    """Whether ``value`` shows in ``padded`` (normalized text with a space at each end): a string
+    of 3+ characters as whole words, a number of 10 or more as a token; booleans never."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, str):
+        nv = normalize_text(value)
+        return len(nv) >= 3 and f" {nv} " in padded
+    if isinstance(value, (int, float)) and abs(value) >= 10:
+        return f" {normalize_text(str(int(value) if float(value).is_integer() else value))} " in padded
+    return False
 
 
 def extract_facts(rec: CallRecord) -> list[Fact]:
@@ -163,10 +176,17 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
         return None
     sinks = {d for _, d in exp.plan.edges} - {s for s, _ in exp.plan.edges}
     ordered = sorted(ok, key=lambda s: (s.node not in sinks, -s.node))
+    reference = [s.record for s in ok]  # call order (topological)
+    sentences = [rng.choice(_OPENERS)]
+    for i, rec in enumerate(reference):  # type: ignore[assignment]
+        link = _LINKS[0] if i == 0 else (_LINKS[-1] if i == len(reference) - 1 else rng.choice(_LINKS[1:3]))
+        sentences.append(link.format(_phrase(tools.get((rec.server, rec.tool)), rec)))
+    # a fact the question already states (an argument of a later call, an echoed value) is no answer
+    asked = f" {normalize_text(' '.join(sentences))} "
     facts: list[tuple[CallRecord, Fact]] = []
     used_nodes: set[int] = set()
     for step in ordered:
-        fs = extract_facts(step.record)  # type: ignore[arg-type]
+        fs = [f for f in extract_facts(step.record) if not value_in_text(f.value, asked)]  # type: ignore[arg-type]
         if not fs:
             continue
         take = fs[:2] if not facts else fs[:1]
@@ -188,11 +208,6 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
         answer[name] = f.value
         sources[name] = {"call": rec.id, "key": f.key}
     schema = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
-    reference = [s.record for s in ok]  # call order (topological)
-    sentences = [rng.choice(_OPENERS)]
-    for i, rec in enumerate(reference):  # type: ignore[assignment]
-        link = _LINKS[0] if i == 0 else (_LINKS[-1] if i == len(reference) - 1 else rng.choice(_LINKS[1:3]))
-        sentences.append(link.format(_phrase(tools.get((rec.server, rec.tool)), rec)))
     asks = "; ".join(props[n]["description"] for n in props)
     sentences.append(f"Report {asks}.")
     question = " ".join(sentences)

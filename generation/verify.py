@@ -8,7 +8,7 @@ from typing import Any
 
 from rapidfuzz import fuzz
 
-from firefly_eval.generation.synthesize import fact_value
+from firefly_eval.generation.synthesize import fact_value, value_in_text
 from firefly_eval.grading import grade, normalize_text
 from firefly_eval.schema import CallRecord, Task, ToolSpec
 from firefly_eval.simulator import CallIndex, Simulator
@@ -19,19 +19,7 @@ __all__ = ["Verifier", "leaks", "perturb", "self_check"]
 def leaks(task: Task) -> list[str]:
     """Answer fields whose gold value appears in the question."""
     q = f" {normalize_text(task.question)} "
-    out = []
-    for name, v in task.answer.items():
-        if isinstance(v, bool):
-            continue
-        if isinstance(v, str):
-            nv = normalize_text(v)
-            if len(nv) >= 3 and f" {nv} " in q:
-                out.append(name)
-        elif isinstance(v, (int, float)) and abs(v) >= 10:
-            token = normalize_text(str(int(v) if float(v).is_integer() else v))
-            if f" {token} " in q:
-                out.append(name)
-    return out
+    return [name for name, v in task.answer.items() if value_in_text(v, q)]
 
 
 def perturb(answer: dict[str, Any], field: str) -> dict[str, Any]:
