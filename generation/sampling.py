@@ -70,6 +70,8 @@ def sample_plans(
     for k in pred:
         pred[k].sort()
     starts = sorted(k for k in succ if len(succ[k]) >= 2) or sorted(succ)
+    if fill_uncovered:  # a tool reachable only through its coverage edges may start a plan too
+        starts = sorted(set(starts) | {tuple(e.src) for e in graph.coverage if tuple(e.src) in succ})
     if not starts:
         return []
     server_count: Counter[str] = Counter()

@@ -66,3 +66,41 @@ def test_bad_catalog_entries_warn_not_crash(tmp_path):
     assert [(t.server, t.name) for t in tools] == [("a", "t"), ("b", "t")]
     assert tools[1].input_schema["type"] == "object"
     build_graph(tools)
+
+
+def _spec(server, name, desc, props=None, required=None):
+    from firefly_eval.schema import ToolSpec
+
+    return ToolSpec(server=server, name=name, description=desc,
+                    input_schema={"type": "object", "properties": props or {}, "required": required or []})
+
+
+def test_tools_no_kept_edge_touches_get_coverage_edges_the_sampler_can_use():
+    tools = [
+        _spec("fs", "list_files", "List the files in a directory", {"dir": {"type": "string"}}, ["dir"]),
+        _spec("fs", "read_file", "Read one file", {"path": {"type": "string"}}, ["path"]),
+        _spec("fs", "file_info", "Size and dates of a file", {"path": {"type": "string"}}, ["path"]),
+        # unrelated words, no data flow: no kept edge reaches these two
+        _spec("cpf", "validar_cpf", "Valida um CPF brasileiro", {"cpf": {"type": "string"}}, ["cpf"]),
+        _spec("cpf", "gerar_cnpj", "Gera um CNPJ de teste"),
+    ]
+    g = build_graph(tools)
+    touched = {k for e in g.edges for k in (e.src, e.dst)}
+    lonely = {("cpf", "validar_cpf"), ("cpf", "gerar_cnpj")} - touched
+    assert lonely, "fixture should have tools without kept edges"
+    assert g.stats["tools_without_kept_edge"] == len(tools) - len(touched)
+    covered = {k for e in g.coverage for k in (e.src, e.dst)}
+    assert lonely <= covered
+    assert not ({(e.src, e.dst) for e in g.coverage} & {(e.src, e.dst) for e in g.edges})
+    with_fill = {k for p in sample_plans(g, 30, seed=0) for k in p.nodes}
+    without = {k for p in sample_plans(g, 30, seed=0, fill_uncovered=False) for k in p.nodes}
+    assert lonely <= with_fill and not (lonely & without)
+
+
+def test_graph_round_trips_coverage_edges(tmp_path):
+    from firefly_eval.generation.graph import load_graph, save_graph
+
+    g = build_graph([_spec("a", "x", "alpha"), _spec("a", "y", "beta")])
+    save_graph(g, tmp_path / "g.json")
+    back = load_graph(tmp_path / "g.json")
+    assert [e.model_dump() for e in back.coverage] == [e.model_dump() for e in g.coverage]

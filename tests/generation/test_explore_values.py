@@ -1,0 +1,92 @@
+"""The offline explorer's argument choice and repair (no servers: a scripted fleet)."""
+
+import asyncio
+import random
+
+from firefly_eval.generation.explore import _asks_for, _offered_values, explore_plan
+from firefly_eval.generation.synthesize import synthesize_task, value_in_text
+from firefly_eval.generation.values import ValueBank, deref, files_with_extensions
+from firefly_eval.schema import CallRecord, Plan, ToolSpec
+
+
+def test_deref_inlines_refs_and_picks_non_null_branches():
+    root = {"$defs": {"Key": {"type": "object", "properties": {"column": {"type": "string"}}, "required": ["column"]}}}
+    assert deref({"$ref": "#/$defs/Key"}, root)["type"] == "object"
+    arr = deref({"type": "array", "items": {"$ref": "#/$defs/Key"}}, root)
+    assert arr["items"]["properties"]["column"] == {"type": "string"}
+    assert deref({"anyOf": [{"type": "null"}, {"type": "integer"}], "description": "n"}, root) == {
+        "type": "integer", "description": "n"}
+    assert deref({"$ref": "#/$defs/Missing", "description": "d"}, root) == {"description": "d"}
+    loop = {"$defs": {"A": {"$ref": "#/$defs/A"}}}
+    deref({"$ref": "#/$defs/A"}, loop)  # a self-reference stops, never recurses forever
+
+
+def test_values_follow_what_the_tool_and_its_errors_ask_for():
+    bank = ValueBank({"excel": "/sb/excel"}, {"shop": {"order_id": ["#W1", "#W2"], "item_ids": ["1", "2"]}})
+    rng = random.Random(0)
+    path = bank.candidates("excel", "read_range", "path", {"type": "string"}, rng, None,
+                           "Read cell values of an Excel workbook")
+    assert path[0] == "/sb/excel/sales.xlsx"
+    assert bank.candidates("excel", "read_range", "range", {"type": "string"}, rng)[0] == "A1:D5"
+    assert bank.candidates("excel", "set_note", "cell", {"type": "string"}, rng)[0] == "B2"
+    assert bank.candidates("shop", "get_order", "order_id", {"type": "string"}, rng) == ["#W1", "#W2"]
+    assert bank.candidates("shop", "ret", "item_ids", {"type": "array", "items": {"type": "string"}}, rng) == [["1", "2"]]
+    assert files_with_extensions("must point to an Excel file (.xlsm, .xlsx, .xltm)") == ["sales.xlsx"]
+    assert _asks_for("no working directory set. please specify a 'path' or use 'set_dir' first.", "path")
+    assert _asks_for("either paths must be provided, or all=true", "paths")
+    assert not _asks_for("sheet name not found", "name")
+    assert _offered_values("Sheet 'x' not found. Available sheets: 'Sales', 'Products'.", "x") == ["Sales", "Products"]
+
+
+class _ScriptedFleet:
+    """Two tools: `need_dir` fails until an optional `path` is given; `sheet` wants an xlsx path."""
+
+    failed: set = set()
+
+    def __init__(self):
+        self.tools = {
+            ("g", "status"): ToolSpec(server="g", name="status", description="Show status",
+                                      input_schema={"type": "object", "properties": {"path": {"type": "string"}}}),
+            ("x", "sheets"): ToolSpec(server="x", name="sheets", description="List the sheets",
+                                      input_schema={"type": "object", "properties": {"file": {"type": "string"}},
+                                                    "required": ["file"]}),
+        }
+        self.seen: list[tuple[str, dict]] = []
+
+    async def call(self, server, tool, args):
+        self.seen.append((tool, dict(args)))
+        if tool == "status":
+            ok = "path" in args
+            text = "clean, on branch main" if ok else "Error: No directory set. Please specify a 'path' first."
+        else:
+            ok = str(args["file"]).endswith(".xlsx")
+            text = "Sales, Products" if ok else f"Path '{args['file']}' must point to an Excel file (.xlsx)."
+        return CallRecord(server=server, tool=tool, arguments=args, is_error=not ok,
+                          result={"content": [{"type": "text", "text": text}], "isError": not ok})
+
+
+def test_explorer_repairs_a_missing_optional_parameter_and_a_wrong_file_kind():
+    fleet = _ScriptedFleet()
+    plan = Plan(id="p", nodes=[("g", "status"), ("x", "sheets")], edges=[(0, 1)], pattern="sequence")
+    bank = ValueBank({"g": "/sb/g", "x": "/sb/x"})
+    exp = asyncio.run(explore_plan(plan, fleet, bank, seed=0, max_repairs=3))
+    assert [s.record is not None for s in exp.steps] == [True, True]
+    assert exp.steps[0].attempts[0].is_error and "path" in exp.steps[0].record.arguments
+    assert exp.steps[1].record.arguments["file"].endswith(".xlsx")
+
+
+def test_template_synthesizer_never_asks_for_what_the_question_states():
+    # the second call's argument is the first call's result: that value must not be an answer
+    a = CallRecord(server="s", tool="pick", arguments={}, result={"content": [{"type": "text", "text": '{"sheet": "Sales", "rows": 40}'}]})
+    b = CallRecord(server="s", tool="read", arguments={"sheet": "Sales"},
+                   result={"content": [{"type": "text", "text": '{"total": 1234.5, "sheet": "Sales"}'}]})
+    from firefly_eval.generation.explore import Exploration, StepResult
+
+    plan = Plan(id="q", nodes=[("s", "pick"), ("s", "read")], edges=[(0, 1)], pattern="sequence")
+    exp = Exploration(plan, [StepResult(0, a, [a]), StepResult(1, b, [b])], [a, b])
+    task = synthesize_task(exp, {}, seed=0)
+    assert task is not None
+    assert "Sales" not in task.answer.values()
+    assert set(task.answer.values()) == {1234.5, 40}
+    padded = " first use read with sheet sales "
+    assert value_in_text("Sales", padded) and not value_in_text(True, padded) and not value_in_text(5, " 5 ")
