@@ -171,18 +171,35 @@ def _verb_flags(tool: ToolSpec) -> tuple[bool, bool]:
     return bool(_READER.search(name)), bool(_MUTATOR.search(name))
 
 
-def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float) -> tuple[float, list[str], str]:
+def server_handles(tools: list[ToolSpec]) -> dict[str, set[str]]:
+    """Parameters at least half the tools of a server (4+ tools) take: the document or repository
+    they all work on (excel's ``path``, word's ``filename``, pptx's ``presentation_id``)."""
+    counts: dict[str, Counter[str]] = defaultdict(Counter)
+    size: Counter[str] = Counter()
+    for t in tools:
+        size[t.server] += 1
+        props = t.input_schema.get("properties") if isinstance(t.input_schema, dict) else None
+        counts[t.server].update(props.keys() if isinstance(props, dict) else ())
+    return {s: {p for p, c in counts[s].items() if size[s] >= 4 and c >= 0.5 * size[s]} for s in counts}
+
+
+def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float,
+           dst_handles: set[str] | frozenset[str] = frozenset()) -> tuple[float, list[str], str]:
     """Calibrated confidence that ``src -> dst`` is a useful step.
 
     Data flow dominates: an output concept of ``src`` matching an input of ``dst``. Lexical
     similarity alone mostly finds *siblings* (add_x / delete_x, And / Or), which are not steps,
     so it only helps when ``src`` reads or computes something; tools that only change state
-    (delete, format, toggle, ...) rarely produce what a next call needs.
+    (delete, format, toggle, ...) rarely produce what a next call needs. Across servers, a
+    ``dst`` handle parameter (``dst_handles``: the Word file every word tool takes) is no flow
+    evidence: some path another server returns is not that document.
     """
     evidence = []
     strong = {"path", "url", "id", "table", "entity", "sql", "repo", "date", "expression", "timezone"}
     flow_strong = flow_weak = 0.0
     for param, concept in ins.items():
+        if src.server != dst.server and param in dst_handles:
+            continue
         if concept in outs:
             evidence.append(f"{src.name} -> {concept} -> {dst.name}.{param}")
             if concept in strong:
@@ -221,6 +238,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
         by_server[t.server].append(i)
     outs = [tool_outputs(t, observed_fields.get(t.key, ())) for t in tools]
     ins = [_inputs(t) for t in tools]
+    handles = server_handles(tools)
     # inputs index: concept -> tools consuming it (for data-flow blocking across servers)
     consumers: dict[str, list[int]] = defaultdict(list)
     for j, d in enumerate(ins):
@@ -280,7 +298,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
             lex = fuzz.token_set_ratio(texts[i][:160], texts[j][:160])
             if near:
                 lex = max(lex, 100.0 * near.get(j, 0.0))
-            conf, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex)
+            conf, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, handles.get(tools[j].server, set()))
             for end in (i, j):  # each tool's two best partners, in either direction
                 top = best[end]
                 if len(top) < 2 or conf > top[-1][0]:
