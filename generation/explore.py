@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firefly_eval.generation.graph import param_concept
-from firefly_eval.generation.values import ValueBank, deref, extract_values, files_with_extensions
+from firefly_eval.generation.values import (ValueBank, deref, extract_values, files_with_extensions,
+                                             preferred_files)
 from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import CallRecord, Plan, ToolSpec
@@ -78,7 +79,8 @@ def _arguments(tool: ToolSpec, bank: ValueBank, rng: random.Random, bound_vals: 
 def _asks_for(error: str, param: str) -> bool:
     """The error asks for an optional parameter: quoted ('path', `path`) or "paths must be provided"."""
     p = re.escape(param.lower())
-    return bool(re.search(rf"['\"`]{p}['\"`]|\b{p}\b (must|is required|are required|should) ", error))
+    return bool(re.search(rf"['\"`]{p}['\"`]|\b{p}\b (must|is required|are required|should) "
+                          rf"|\b(pass|set|use|specify|provide) (an? |the )?{p}\b", error))
 
 
 _QUOTED = re.compile(r"['\"]([^'\"\n]{1,60})['\"]")
@@ -147,16 +149,22 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
             if asked:
                 extra.extend(asked[:2])
                 continue
+            # the parameter whose value the error quotes ("Path '/x/sales.xlsx' must ..."), else one it names
+            quoted = [p for p in args if isinstance(args[p], (str, int, float)) and len(str(args[p])) >= 3
+                      and str(args[p]).lower() in err]
             named = [p for p in args if p.lower() in err]
-            target = (named or list(args) or [None])[0]
+            target = (quoted or named or list(args) or [None])[0]
             if target is None:
                 break
             offered = _offered_values(err_text, args[target])
             if not offered and param_concept(target, props.get(target) if isinstance(props.get(target), dict)
                                              else {}) == "path":
-                # "must point to an Excel file (.xlsm, .xlsx)": the seed world's files of that kind
+                # "must point to an Excel file (.xlsm, .xlsx)": the seed world's files of that kind;
+                # "outside the allowed directories" (a path another server returned): this server's own files
                 sandbox = bank.sandbox_of.get(key[0], "")
                 offered = [f"{sandbox}/{f}" for f in files_with_extensions(err_text)]
+                if not offered and re.search(r"outside|not allowed|allowed director|access denied", err):
+                    offered = [f"{sandbox}/{f}" for f in preferred_files(f"{target} {tool.name} {tool.description}")]
             if offered:
                 # the error lists what would work ("Available sheets: 'Sales', 'Products'"): try those first
                 bound_vals[target] = offered + [v for v in bound_vals.get(target, []) if v not in offered]

@@ -60,6 +60,24 @@ class GenerateConfig:
     judge: str | None = None  # Inspect model rating kept tasks on the paper's five criteria (optional)
 
 
+def remove_stale_roots(base: Path = SANDBOX_ROOT) -> list[Path]:
+    """Delete sandbox roots (``<base>-<pid>``, ``<base>-w<k>-<pid>``) of processes that no longer
+    exist: a generate killed with -9 cannot clean up after itself."""
+    removed = []
+    for path in base.parent.glob(f"{base.name}-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        except PermissionError:  # someone else's live process
+            pass
+    return removed
+
+
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
@@ -207,6 +225,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     t0 = time.perf_counter()
     # a sandbox root of this process's own: concurrent runs on one machine must not share server state;
     # records are relocated to the canonical SANDBOX_ROOT, so datasets do not depend on it
+    remove_stale_roots()
     root = Path(f"{SANDBOX_ROOT}-{os.getpid()}")
     root.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name)

@@ -11,7 +11,7 @@ from typing import Any
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.schema import result_text
 
-__all__ = ["ValueBank", "deref", "extract_values", "files_with_extensions", "parse_result"]
+__all__ = ["ValueBank", "deref", "extract_values", "files_with_extensions", "parse_result", "preferred_files"]
 
 _PATH_RE = re.compile(r"(/[\w.\-]+(?:/[\w.\-]+)+)")
 _ID_RE = re.compile(r"\b([A-Z]-\d{3,4})\b")
@@ -97,11 +97,14 @@ def files_with_extensions(text: str) -> list[str]:
     return [f for f in _WORLD_FILES if any(f.endswith(e) for e in exts)]
 
 
-def _preferred_files(context: str) -> list[str]:
-    """World files of the kinds a tool's own words ask for (an Excel tool gets the workbook)."""
+def _kinds(context: str) -> list[str]:
     low = context.lower()
-    wanted = [e for pat, exts in _FILE_KINDS if pat.search(low) for e in exts]
-    return [f for e in wanted for f in _WORLD_FILES if f.endswith(e)]
+    return [e for pat, exts in _FILE_KINDS if pat.search(low) for e in exts]
+
+
+def preferred_files(context: str) -> list[str]:
+    """World files of the kinds a tool's own words ask for (an Excel tool gets the workbook)."""
+    return [f for e in _kinds(context) for f in _WORLD_FILES if f.endswith(e)]
 
 
 def parse_result(result: dict[str, Any]) -> Any:
@@ -188,6 +191,10 @@ class ValueBank:
             return opts[:4]
         if "const" in schema:
             return [schema["const"]]
+        own_kinds = _kinds(f"{name.replace('_', ' ')} {schema.get('description', '')}")
+        if bound and own_kinds:  # a csv_path takes no workbook a predecessor returned
+            bound = [b for b in bound if not (isinstance(b, str) and "." in b[-6:])
+                     or b.lower().endswith(tuple(own_kinds))]
         if bound:
             out.extend(bound)
         known = self.known.get(server, {}).get(name)
@@ -217,7 +224,9 @@ class ValueBank:
             out.extend(["main", "HEAD"])
         elif concept == "path":
             # the files the tool's own words ask for first, then the others in random order
-            wanted = _preferred_files(f"{server} {tool} {context[:400]} {schema.get('description', '')}")
+            # the parameter's own name/description first (csv_path, image_path), then the tool's words
+            wanted = ([f for e in own_kinds for f in _WORLD_FILES if f.endswith(e)]
+                      or preferred_files(f"{server} {tool} {context[:400]}"))
             rest = [f for f in _WORLD_FILES if f not in wanted]
             rng.shuffle(rest)
             files = wanted + rest

@@ -90,3 +90,31 @@ def test_template_synthesizer_never_asks_for_what_the_question_states():
     assert set(task.answer.values()) == {1234.5, 40}
     padded = " first use read with sheet sales "
     assert value_in_text("Sales", padded) and not value_in_text(True, padded) and not value_in_text(5, " 5 ")
+
+
+def test_stale_sandbox_roots_of_dead_processes_are_removed(tmp_path):
+    import os
+    import subprocess
+
+    from firefly_eval.generation.pipeline import remove_stale_roots
+
+    dead = subprocess.Popen(["true"])  # a pid that has exited
+    dead.wait()
+    base = tmp_path / "firefly-world"
+    stale = [tmp_path / f"firefly-world-{dead.pid}", tmp_path / f"firefly-world-w0-{dead.pid}"]
+    alive = tmp_path / f"firefly-world-{os.getpid()}"
+    other = tmp_path / "firefly-world-notes"
+    for d in [*stale, alive, other]:
+        (d / "x").mkdir(parents=True)
+    assert sorted(remove_stale_roots(base)) == sorted(stale)
+    assert alive.exists() and other.exists() and not any(d.exists() for d in stale)
+
+
+def test_a_parameter_that_names_its_file_kind_gets_that_kind():
+    bank = ValueBank({"excel": "/sb/excel"})
+    rng = random.Random(1)
+    got = bank.candidates("excel", "export_csv", "csv_path", {"type": "string", "description": ".csv or .tsv file"},
+                          rng, ["/sb/excel/sales.xlsx", "/sb/excel/data/orders.csv"], "Export a sheet of a workbook")
+    assert got[0] == "/sb/excel/data/orders.csv" and "/sb/excel/sales.xlsx" not in got
+    wb = bank.candidates("excel", "export_csv", "path", {"type": "string"}, rng, None, "Export a sheet of a workbook")
+    assert wb[0].endswith("sales.xlsx")
