@@ -208,12 +208,13 @@ def register(app: typer.Typer) -> None:
     @app.command("ship-heldout")
     def ship_heldout(run: Path = typer.Option(..., "--run", help="A finished `firefly generate` run directory."),
                      split: str = typer.Option("test", help="Split to ship."),
+                     limit: Optional[int] = typer.Option(None, help="Keep at most N tasks (a deterministic sample)."),
                      out: Optional[Path] = typer.Option(None, help="Target (default: the package's data/heldout).")) -> None:
         """Replace the embedded held-out set with a split of a generation run (maintainers)."""
         from firefly_eval.generation.dataset import export_split
         from firefly_eval.tasks.heldout.dataset import shipped_path
 
-        report = export_split(run / "dataset", split, out or shipped_path())
+        report = export_split(run / "dataset", split, out or shipped_path(), limit=limit)
         console.print(report["counts"], f"calls: {report['calls']}")
 
     @app.command("doctor")

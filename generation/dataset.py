@@ -172,11 +172,17 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
     (out / "README.md").write_text(yaml + "\n".join(body) + "\n")
 
 
-def export_split(dataset_dir: Path, split: str, out: Path) -> dict[str, Any]:
-    """Copy one split of a built dataset (with only the calls it needs) to ``out`` (e.g. the shipped set)."""
+def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = None) -> dict[str, Any]:
+    """Copy one split of a built dataset (with only the calls it needs) to ``out`` (e.g. the shipped set).
+
+    ``limit``: keep at most this many tasks, a deterministic sample (lowest task ids: ids are
+    content hashes, so this is an unbiased draw that a rerun repeats).
+    """
     from firefly_eval.simulator.records import read_records
 
     tasks = load_tasks(dataset_dir, split)
+    if limit is not None and len(tasks) > limit:
+        tasks = sorted(tasks, key=lambda t: t.id)[:limit]
     calls = read_records(dataset_dir / "calls")
     tools = [ToolSpec.model_validate_json(x) for x in (dataset_dir / "tools.jsonl").read_text().splitlines() if x]
     meta = json.loads((dataset_dir / "meta.json").read_text())

@@ -34,3 +34,17 @@ def test_overlap_metrics():
     assert near_duplicate_share(["alpha beta"], ["completely different"]) == 0.0
     shared = "one two three four five six seven eight nine"
     assert ngram_overlap([shared + " a"], [shared + " b"], boilerplate_df=1.0) == 1.0
+
+
+def test_export_split_limit_is_a_deterministic_sample_with_its_calls(tmp_path):
+    from firefly_eval.generation.dataset import export_split
+
+    tasks = [_task(i, f"t{i % 10}") for i in range(40)]
+    build_dataset(tasks, [CallRecord(server="srv", tool="t0", id="c0")], tmp_path / "d", test_share=0.5)
+    n_test = len(load_tasks(tmp_path / "d", "test"))
+    export_split(tmp_path / "d", "test", tmp_path / "a", limit=5)
+    export_split(tmp_path / "d", "test", tmp_path / "b", limit=5)
+    a, b = load_tasks(tmp_path / "a", "test"), load_tasks(tmp_path / "b", "test")
+    assert n_test > 5 and len(a) == 5 and [t.id for t in a] == [t.id for t in b]
+    export_split(tmp_path / "d", "test", tmp_path / "all")
+    assert len(load_tasks(tmp_path / "all", "test")) == n_test
