@@ -190,6 +190,11 @@ def register(app: typer.Typer) -> None:
             table.add_row(key, json.dumps(summary.get(key), default=str))
         console.print(table)
         console.print(f"dataset: {out / 'dataset'}")
+        if summary.get("plans_failed"):
+            console.print(f"[yellow]{summary['plans_failed']} plan(s) raised an internal error and were not written "
+                          f"(re-run the same command to retry them; details in {out / 'summary.json'}):[/yellow]")
+            for line in summary.get("plan_failures", [])[:5]:
+                console.print(f"  {line}", markup=False)
 
     @app.command("train")
     def train_cmd(config: Path = typer.Option(..., "--config", help="YAML (see training/configs/)."),

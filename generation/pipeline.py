@@ -149,6 +149,17 @@ class PlanProcessor:
         self.timing: Counter[str] = Counter()
 
     async def run(self, plan: Plan) -> dict[str, Any]:
+        """The plan's shard; ``{"plan", "failed"}`` when this code raised on it (a bug in synthesis or
+        verification must not end a run of thousands of plans: no shard is written, so a re-run retries it)."""
+        try:
+            return await self._run(plan)
+        except Exception as exc:  # noqa: BLE001 - reported in the summary, the run goes on
+            import traceback
+
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            return {"plan": plan.id, "failed": f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"[:400]}
+
+    async def _run(self, plan: Plan) -> dict[str, Any]:
         fleet, cfg = self.fleet, self.cfg
         t0 = time.perf_counter()
         await fleet.reset_episode(set(plan.servers))
@@ -235,8 +246,13 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
         todo = [p for p in plans if p.id not in done]
         progress("plans", len(plans) - len(todo), len(plans))
 
+        failures: list[str] = []
+
         def write(shard: dict[str, Any]) -> None:
-            _atomic_write(shards / f"{shard['plan']}.json", json.dumps(shard, ensure_ascii=False))
+            if "failed" in shard:
+                failures.append(f"{shard['plan']}: {shard['failed']}")
+            else:
+                _atomic_write(shards / f"{shard['plan']}.json", json.dumps(shard, ensure_ascii=False))
             progress("plans", 1, -1)
 
         if cfg.executor == "ray":
@@ -258,7 +274,8 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
         await fleet.close()
         shutil.rmtree(root, ignore_errors=True)
     return {"timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
-            "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor}
+            "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor,
+            "plans_failed": len(failures), "plan_failures": failures[:20]}
 
 
 def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list[CallRecord], Counter[str]]:

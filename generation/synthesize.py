@@ -68,8 +68,10 @@ def value_in_text(value: Any, padded: str) -> bool:
     if isinstance(value, str):
         nv = normalize_text(value)
         return len(nv) >= 3 and f" {nv} " in padded
-    if isinstance(value, (int, float)) and abs(value) >= 10:
-        return f" {normalize_text(str(int(value) if float(value).is_integer() else value))} " in padded
+    if isinstance(value, int) and abs(value) >= 10:
+        return f" {normalize_text(str(value))} " in padded  # any size (a factorial overflows a float)
+    if isinstance(value, float) and abs(value) >= 10:
+        return f" {normalize_text(str(int(value) if value.is_integer() else value))} " in padded
     return False
 
 

@@ -90,6 +90,9 @@ def test_template_synthesizer_never_asks_for_what_the_question_states():
     assert set(task.answer.values()) == {1234.5, 40}
     padded = " first use read with sheet sales "
     assert value_in_text("Sales", padded) and not value_in_text(True, padded) and not value_in_text(5, " 5 ")
+    big = 10**400  # a factorial: too large for a float
+    assert value_in_text(big, f" x {big} y ") and not value_in_text(big, " x 12 y ")
+    assert value_in_text(-12, " minus 12 ") and value_in_text(12.0, " 12 ")
 
 
 def test_stale_sandbox_roots_of_dead_processes_are_removed(tmp_path):
@@ -118,3 +121,18 @@ def test_a_parameter_that_names_its_file_kind_gets_that_kind():
     assert got[0] == "/sb/excel/data/orders.csv" and "/sb/excel/sales.xlsx" not in got
     wb = bank.candidates("excel", "export_csv", "path", {"type": "string"}, rng, None, "Export a sheet of a workbook")
     assert wb[0].endswith("sales.xlsx")
+
+
+def test_an_internal_error_on_one_plan_is_reported_not_fatal():
+    from firefly_eval.generation.pipeline import PlanProcessor
+
+    proc = PlanProcessor.__new__(PlanProcessor)
+
+    async def boom(plan):
+        raise OverflowError("int too large to convert to float")
+
+    proc._run = boom
+    plan = Plan(id="p1", nodes=[("a", "x"), ("a", "y")], edges=[(0, 1)], pattern="sequence")
+    shard = asyncio.run(proc.run(plan))
+    assert shard["plan"] == "p1" and shard["failed"].startswith("OverflowError: int too large")
+    assert "test_explore_values.py" in shard["failed"]  # where it was raised
