@@ -27,17 +27,29 @@ def normalize_text(value: str) -> str:
     return _WS.sub(" ", value).strip()
 
 
-def _as_number(v: Any) -> float | None:
+def _as_number(v: Any) -> int | float | None:
+    """A number, integers kept exact (a factorial does not fit a float)."""
     if isinstance(v, bool):
         return None
     if isinstance(v, (int, float)):
-        return float(v)
+        return v
     if isinstance(v, str):
+        s = v.strip().replace(",", "")
         try:
-            return float(v.strip().replace(",", ""))
-        except ValueError:
+            return int(s) if re.fullmatch(r"[+-]?\d+", s) else float(s)
+        except (ValueError, OverflowError):
             return None
     return None
+
+
+def _numbers_close(p: int | float, g: int | float, rel_tol: float) -> bool:
+    if isinstance(p, int) and isinstance(g, int):  # exact integer arithmetic, any size
+        scale = 10**9
+        return abs(p - g) * scale <= round(rel_tol * scale) * max(abs(p), abs(g))
+    try:
+        return math.isclose(float(p), float(g), rel_tol=rel_tol, abs_tol=1e-9)
+    except OverflowError:  # one side beyond float range, the other a float: not the same number
+        return False
 
 
 def _match(pred: Any, gold: Any, schema: dict[str, Any], rel_tol: float) -> tuple[bool, str]:
@@ -52,7 +64,7 @@ def _match(pred: Any, gold: Any, schema: dict[str, Any], rel_tol: float) -> tupl
         g, p = _as_number(gold), _as_number(pred)
         if g is None or p is None:
             return False, f"expected number {gold!r}, got {pred!r}"
-        ok = math.isclose(p, g, rel_tol=rel_tol, abs_tol=1e-9)
+        ok = _numbers_close(p, g, rel_tol)
         return ok, "ok" if ok else f"expected {gold!r}, got {pred!r}"
     if isinstance(gold, str):
         ok = isinstance(pred, (str, int, float)) and normalize_text(str(pred)) == normalize_text(gold)

@@ -34,3 +34,14 @@ def test_ordered_lists_respect_order():
 def test_schema_without_required_fields_is_rejected():
     with pytest.raises(ValueError, match="no required field"):
         grade({}, {}, {"type": "object", "properties": {}})
+
+
+def test_integers_beyond_float_range_compare_exactly():
+    big = 3 ** 1000  # a factorial-sized result: float(big) overflows
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    assert grade({"n": big}, {"n": big}, schema).passed
+    assert grade({"n": str(big)}, {"n": big}, schema).passed
+    assert not grade({"n": big * 2}, {"n": big}, schema).passed
+    assert grade({"n": big + 10**300}, {"n": big}, schema).passed  # within the relative tolerance (1e-4)
+    assert not grade({"n": 1.5}, {"n": big}, schema).passed
+    assert not grade({"n": 250}, {"n": 249}, schema).passed
