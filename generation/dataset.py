@@ -113,8 +113,8 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
         path.unlink(missing_ok=True)
         if ts:  # an empty Parquet file has no schema and breaks datasets.load_dataset
             _write_parquet([task_to_row(t) for t in ts], path)
-    _write_parquet([record_to_row(c) for c in calls if c.id in needed or keep_all_calls],
-                   out / "calls" / "calls-00000-of-00001.parquet")
+    written = [c for c in calls if c.id in needed or keep_all_calls]
+    _write_parquet([record_to_row(c) for c in written], out / "calls" / "calls-00000-of-00001.parquet")
     used_tools = {tuple(x) for t in tasks for x in t.tools}
     servers = {s for t in tasks for s in t.servers}
     (out / "tools.jsonl").write_text("".join(
@@ -123,7 +123,7 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
     tau2 = _tau2_texts()
     report: dict[str, Any] = {
         "counts": {k: len(v) for k, v in splits.items()},
-        "calls": len(calls),
+        "calls": len(written),
         "patterns": dict(Counter(t.pattern for t in tasks)),
         "servers": dict(Counter(s for t in tasks for s in t.servers).most_common()),
         "calls_per_task": dict(sorted(Counter(len(t.reference_calls) for t in tasks).items())),

@@ -46,5 +46,6 @@ def test_export_split_limit_is_a_deterministic_sample_with_its_calls(tmp_path):
     export_split(tmp_path / "d", "test", tmp_path / "b", limit=5)
     a, b = load_tasks(tmp_path / "a", "test"), load_tasks(tmp_path / "b", "test")
     assert n_test > 5 and len(a) == 5 and [t.id for t in a] == [t.id for t in b]
-    export_split(tmp_path / "d", "test", tmp_path / "all")
+    report = export_split(tmp_path / "d", "test", tmp_path / "all")
+    assert report["calls"] == 0  # the card counts the calls written: none of these tasks' calls exist
     assert len(load_tasks(tmp_path / "all", "test")) == n_test
