@@ -25,6 +25,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import get_default_environment, stdio_client
 
 from firefly_eval.mcp.config import expand, firefly_home, redact
+from firefly_eval.mcp.launch import wrap
 from firefly_eval.schema import ServerSpec, ToolSpec
 
 __all__ = [
@@ -216,6 +217,9 @@ class ServerConnection:
                 + (" (run `firefly fleet install`)" if self.spec.package else "")
             )
         cwd = str(self.sandbox) if self.sandbox else None
+        # resolved now: the launcher's exec looks the command up in the server's PATH
+        resolved = shutil.which(command, path=full_env.get("PATH")) or command
+        command, args = wrap(resolved, list(args), os.getpid())
         return StdioServerParameters(command=command, args=args, env=full_env, cwd=cwd,
                                      encoding_error_handler="replace")
 
