@@ -7,13 +7,11 @@ from firefly_eval.generation.catalog import load_catalog
 from firefly_eval.generation.graph import build_graph, param_concept
 from firefly_eval.generation.sampling import PATTERNS, coverage, sample_plans, satisfiable
 
-SAMPLE = Path(__file__).resolve().parents[3] / "shared" / "data" / "smithery_catalog_sample.jsonl"
+SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "smithery_catalog_sample.jsonl"
 
 
 @pytest.fixture(scope="module")
 def graph():
-    if not SAMPLE.exists():
-        pytest.skip("shared/data catalog sample not present")
     return build_graph(load_catalog(SAMPLE))
 
 
