@@ -5,9 +5,12 @@ tuned by hand while looking at it) and ``edge_labels_holdout.json`` (150 pairs l
 session 2, never tuned on). An edge counts as predicted only if the graph build keeps it, so
 pairs that blocking never considers count against recall.
 
-Usage: python benchmarks/graph_quality.py TOOLS.json [--embed]
+Usage: python benchmarks/graph_quality.py TOOLS.json [--embed] [--judge MODEL [--judge-scope all]]
   TOOLS.json: the default fleet's tool specs: RUN/tools.json from `firefly generate`, or the
   graph file of `firefly graph build --out graph.json` (its "tools" are used).
+  --judge MODEL: any Inspect model rates the labelled pairs among the candidates (verdicts cached
+  in .firefly/judge-cache.jsonl) and precision/recall after judging is printed too; scope
+  `uncertain` (default) rates the uncertain band only, `all` also the kept edges.
 """
 
 import json
@@ -18,7 +21,12 @@ from firefly_eval.generation.graph import GraphConfig, build_graph
 from firefly_eval.schema import ToolSpec
 
 FIXTURES = Path(__file__).parents[1] / "tests/fixtures"
-args = [a for a in sys.argv[1:] if not a.startswith("--")]
+def _opt(name: str) -> str | None:
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
+
+
+judge, scope = _opt("--judge"), _opt("--judge-scope") or "uncertain"
+args = [a for i, a in enumerate(sys.argv[1:], 1) if not a.startswith("--") and sys.argv[i - 1] not in ("--judge", "--judge-scope")]
 raw = json.loads(Path(args[0]).read_text())
 tools = [ToolSpec.model_validate(t) for t in (raw["tools"] if isinstance(raw, dict) else raw)]
 sets = {name: json.loads((FIXTURES / f).read_text())["pairs"]
@@ -42,3 +50,17 @@ for embed in ([False, True] if "--embed" in sys.argv else [False]):
             p, r, tp, fp, fn = prf(kept, labels)
             print(f"{'+embedding ' if embed else ''}keep>={keep:.2f}{mark} {name}: precision {p:.2f} recall {r:.2f} "
                   f"(tp {tp}, fp {fp}, fn {fn}; {len(labels)} pairs) | {g.stats['edges']} edges kept")
+        if judge and keep == default_keep:
+            from firefly_eval.generation.judge import apply_judge
+
+            labelled = {(tuple(r["src"]), tuple(r["dst"])) for labels in sets.values() for r in labels}
+            on = [e for e in g.edges if (tuple(e.src), tuple(e.dst)) in labelled]
+            band = [e for e in g.uncertain if (tuple(e.src), tuple(e.dst)) in labelled]
+            judged, rep = apply_judge(on, band, {t.key: t for t in tools}, judge, budget=10_000,
+                                      cache_path=Path(".firefly/judge-cache.jsonl"), scope=scope)
+            after = {(tuple(e.src), tuple(e.dst)) for e in judged}
+            for name, labels in sets.items():
+                p, r, tp, fp, fn = prf(after, labels)
+                print(f"  + judge {judge} (scope {scope}) {name}: precision {p:.2f} recall {r:.2f} "
+                      f"(tp {tp}, fp {fp}, fn {fn}) | judged {rep.judged}, cached {rep.cached}, "
+                      f"malformed {rep.malformed}, verdicts {rep.verdicts}")

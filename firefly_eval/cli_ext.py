@@ -243,6 +243,9 @@ def register(app: typer.Typer) -> None:
                     out: Path = typer.Option(Path("graph.json"), help="Where to write the graph."),
                     judge: Optional[str] = typer.Option(None, help="Inspect model that rates the uncertain pairs."),
                     judge_budget: int = typer.Option(2000, help="Max pairs sent to the judge."),
+                    judge_scope: str = typer.Option(
+                        "uncertain", help="uncertain: rate the uncertain band only; all: also rate the kept edges "
+                                          "and drop those rated low (more calls, higher precision)."),
                     judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache."),
                     embed: bool = typer.Option(False, "--embed", help="Add embedding neighbours (extra `embed`)."),
                     embed_backend: str = typer.Option(
@@ -277,12 +280,17 @@ def register(app: typer.Typer) -> None:
         g = build_graph(tools, GraphConfig(embed=embed, embed_backend=embed_backend, embed_cache=".firefly/embed-cache"))
         g.stats["seconds"] = round(time.perf_counter() - t0, 2)
         if judge:
-            from firefly_eval.generation.judge import judge_edges
+            from firefly_eval.generation.judge import apply_judge
 
-            rep = judge_edges(g.uncertain, {t.key: t for t in tools}, judge, judge_budget, judge_cache)
-            g.edges.extend(rep.kept)
-            g.stats["judge"] = {"judged": rep.judged, "cached": rep.cached, "malformed": rep.malformed,
-                                "verdicts": rep.verdicts, "kept": len(rep.kept)}
+            if judge_scope not in ("uncertain", "all"):
+                raise typer.BadParameter(f"--judge-scope must be uncertain or all, not {judge_scope!r}")
+            g.edges, rep = apply_judge(g.edges, g.uncertain, {t.key: t for t in tools}, judge, judge_budget,
+                                       judge_cache, scope=judge_scope)
+            g.stats["edges"] = len(g.edges)
+            g.stats["judge"] = {"scope": judge_scope, "judged": rep.judged, "cached": rep.cached,
+                                "malformed": rep.malformed, "verdicts": rep.verdicts, "kept": len(rep.kept),
+                                "rejected": len(rep.rejected),
+                                "judged_per_tool": round((rep.judged + rep.cached) / max(len(tools), 1), 2)}
         save_graph(g, out)
         console.print(g.stats)
 

@@ -1,8 +1,11 @@
-"""Optional LLM judge for the uncertain band of the tool graph, with a content-hash verdict cache.
+"""Optional LLM judge for the tool graph, with a content-hash verdict cache.
 
-Only candidates the cheap scorers could not decide reach the judge (at most ``budget`` pairs);
-verdicts (high / medium / low + reason) are cached by the hash of both tools' specs and the
-prompt version, so a re-run costs nothing.
+By default only candidates the cheap scorers could not decide (the uncertain band) reach the
+judge; with scope ``all`` the kept edges are judged too and an edge the judge rates ``low`` is
+dropped (the cheap scorers' precision is low: see benchmarks/graph_quality.py; on the default
+fleet this is ~12 judged pairs per tool, inside the 20-per-tool budget). At most ``budget``
+pairs are judged; verdicts (high / medium / low + reason) are cached by the hash of both
+tools' specs and the prompt version, so a re-run costs nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 from firefly_eval.model_json import json_object_in
 from firefly_eval.schema import ToolEdge, ToolSpec, content_hash
 
-__all__ = ["JudgeReport", "judge_edges"]
+__all__ = ["JudgeReport", "apply_judge", "judge_edges"]
 
 PROMPT_VERSION = "edge-judge-v1"
 _CONF = {"high": 0.9, "medium": 0.65, "low": 0.1}
@@ -50,6 +53,7 @@ class JudgeReport:
     cached: int = 0
     malformed: int = 0
     kept: list[ToolEdge] = field(default_factory=list)
+    rejected: list[ToolEdge] = field(default_factory=list)  # judged low
     verdicts: dict[str, int] = field(default_factory=dict)
 
 
@@ -98,8 +102,28 @@ def judge_edges(uncertain: list[ToolEdge], tools: dict[tuple[str, str], ToolSpec
             report.kept.append(edge.model_copy(update={
                 "confidence": _CONF[verdict["verdict"]], "scorer": "llm",
                 "evidence": [*edge.evidence, f"judge: {verdict['verdict']}: {verdict['reason']}"]}))
+        else:
+            report.rejected.append(edge)
     if cache_path and new_rows:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         with open(cache_path, "a") as fh:
             fh.write("\n".join(new_rows) + "\n")
     return report
+
+
+def apply_judge(edges: list[ToolEdge], uncertain: list[ToolEdge], tools: dict[tuple[str, str], ToolSpec],
+                model: Any, budget: int, cache_path: Path | None = None,
+                scope: str = "uncertain") -> tuple[list[ToolEdge], JudgeReport]:
+    """The graph's edges after judging: ``uncertain`` (rate the uncertain band, add what passes) or
+    ``all`` (also rate the kept edges, and drop those rated low; most confident pairs first). Edges the
+    budget does not reach keep their cheap-scorer verdict; a malformed reply changes nothing."""
+    if scope not in ("uncertain", "all"):
+        raise ValueError(f"judge scope must be 'uncertain' or 'all', not {scope!r}")
+    pool = list(uncertain) + (list(edges) if scope == "all" else [])
+    report = judge_edges(pool, tools, model, budget, cache_path)
+    key = lambda e: (tuple(e.src), tuple(e.dst))  # noqa: E731
+    judged = {key(e): e for e in report.kept}
+    dropped = {key(e) for e in report.rejected}
+    out = [judged.pop(key(e), e) for e in edges if key(e) not in dropped]
+    out.extend(judged.values())  # uncertain edges the judge accepted
+    return out, report

@@ -82,3 +82,22 @@ def test_static_embeddings_distilled_offline(tmp_path, monkeypatch):
     assert np.allclose(again[:3], e, atol=1e-6)
     with pytest.raises(ValueError, match="backend"):
         embed_texts(texts, tmp_path, backend="word2vec")
+
+
+def test_apply_judge_scope_all_also_drops_kept_edges_rated_low(tmp_path):
+    from firefly_eval.generation.judge import apply_judge
+
+    kept = [ToolEdge(src=A.key, dst=B.key, kind="data-flow", confidence=0.8, evidence=["path"])]
+    uncertain = [ToolEdge(src=A.key, dst=C.key, kind="semantic", confidence=0.45, evidence=["lexical 50"])]
+    # most confident first: the kept A->B is rated low, the uncertain A->C high
+    model = get_model("mockllm/model", custom_outputs=[_out('{"verdict": "low", "reason": "no"}'),
+                                                       _out('{"verdict": "high", "reason": "yes"}')])
+    edges, rep = apply_judge(kept, uncertain, TOOLS, model, budget=10, cache_path=tmp_path / "a.jsonl", scope="all")
+    assert [(tuple(e.src), tuple(e.dst), e.scorer) for e in edges] == [(A.key, C.key, "llm")]
+    assert len(rep.rejected) == 1 and rep.judged == 2
+    model = get_model("mockllm/model", custom_outputs=[_out('{"verdict": "medium", "reason": "maybe"}')])
+    edges, rep = apply_judge(kept, uncertain, TOOLS, model, budget=10, cache_path=tmp_path / "u.jsonl")
+    assert [(tuple(e.dst), e.scorer) for e in edges] == [(B.key, kept[0].scorer), (C.key, "llm")]
+    assert rep.judged == 1  # scope "uncertain": the kept edge was not sent
+    with pytest.raises(ValueError, match="scope"):
+        apply_judge(kept, uncertain, TOOLS, model, budget=10, scope="everything")
