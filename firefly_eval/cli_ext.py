@@ -189,6 +189,11 @@ def register(app: typer.Typer) -> None:
                     "seconds", "servers_up", "tools"):
             table.add_row(key, json.dumps(summary.get(key), default=str))
         console.print(table)
+        funnel = summary.get("tool_funnel", {}).get("stages", {})
+        if funnel:
+            console.print("tools by the last stage they reached: "
+                          + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in funnel.items())
+                          + f" (per server and examples: {out / 'summary.json'} -> tool_funnel)", markup=False)
         console.print(f"dataset: {out / 'dataset'}")
         if summary.get("plans_failed"):
             console.print(f"[yellow]{summary['plans_failed']} plan(s) raised an internal error and were not written "

@@ -347,5 +347,8 @@ def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
                            extra={"tool_coverage": round(len(used & all_tools) / max(len(all_tools), 1), 3),
                                   "generation_seconds": summary["seconds"], "graph": summary["graph"]})
     summary.update(report)
+    from firefly_eval.generation.funnel import tool_funnel
+
+    summary["tool_funnel"] = tool_funnel(run, tasks)
     _atomic_write(run / "summary.json", json.dumps(summary, indent=2, default=str))
     return summary
