@@ -246,11 +246,13 @@ def register(app: typer.Typer) -> None:
     def graph_build(fleet: Optional[Path] = FleetOpt,
                     catalog: Optional[Path] = typer.Option(None, help="A catalog JSONL(.gz) of servers with tools."),
                     out: Path = typer.Option(Path("graph.json"), help="Where to write the graph."),
-                    judge: Optional[str] = typer.Option(None, help="Inspect model that rates the uncertain pairs."),
+                    judge: Optional[str] = typer.Option(None, help="Inspect model that rates candidate pairs "
+                                                                          "(which ones: --judge-scope)."),
                     judge_budget: int = typer.Option(2000, help="Max pairs sent to the judge."),
                     judge_scope: str = typer.Option(
                         "uncertain", help="uncertain: rate the uncertain band only; all: also rate the kept edges "
-                                          "and drop those rated low (more calls, higher precision)."),
+                                          "and drop those rated low (more calls; the cheap scorers' precision "
+                                          "is low, see benchmarks/graph_quality.py)."),
                     judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache."),
                     embed: bool = typer.Option(False, "--embed", help="Add embedding neighbours (extra `embed`)."),
                     embed_backend: str = typer.Option(
