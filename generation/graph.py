@@ -225,7 +225,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
     observed_fields = observed_fields or {}
     n = len(tools)
     texts = [f"{t.name} {t.description[:400]}" for t in tools]
-    toks = [set(_tokens(x)) for x in texts]
+    toks = [sorted(set(_tokens(x))) for x in texts]  # sorted: count ties break alike in every process
     df = Counter(tok for ts in toks for tok in ts)
     max_df = max(3, int(cfg.max_df * n))
     inverted: dict[str, list[int]] = defaultdict(list)
@@ -258,7 +258,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
     considered = 0
     edges: list[ToolEdge] = []
     uncertain: list[ToolEdge] = []
-    best: dict[int, list[tuple[float, int, int, str, list[str]]]] = defaultdict(list)
+    best: dict[int, list[tuple[float, int, int, str, list[str], str]]] = defaultdict(list)
     for i in range(n):
         cand: Counter[int] = Counter()
         for tok in toks[i]:
@@ -299,16 +299,16 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
             if near:
                 lex = max(lex, 100.0 * near.get(j, 0.0))
             conf, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, handles.get(tools[j].server, set()))
+            scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
+                                                               and j in near else "lexical")
             for end in (i, j):  # each tool's two best partners, in either direction
                 top = best[end]
                 if len(top) < 2 or conf > top[-1][0]:
-                    top.append((conf, i, j, kind, evidence))
+                    top.append((conf, i, j, kind, evidence, scorer))
                     top.sort(key=lambda x: (-x[0], x[1], x[2]))
                     del top[2:]
             if conf < cfg.judge_low:
                 continue
-            scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
-                                                               and j in near else "lexical")
             edge = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
                             evidence=evidence[:3], scorer=scorer)
             (edges if conf >= cfg.keep else uncertain).append(edge)
@@ -317,9 +317,9 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
     for t in sorted(best):
         if tools[t].key in touched:
             continue
-        for conf, i, j, kind, evidence in best[t]:
+        for conf, i, j, kind, evidence, scorer in best[t]:
             coverage[(i, j)] = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
-                                        evidence=evidence[:3], scorer="lexical")
+                                        evidence=evidence[:3], scorer=scorer)
     stats = {"tools": n, "pairs_all": n * (n - 1), "pairs_considered": considered, "edges": len(edges),
              "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2),
              "tools_without_kept_edge": n - len(touched), "coverage_edges": len(coverage)}

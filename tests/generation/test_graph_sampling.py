@@ -102,3 +102,26 @@ def test_graph_round_trips_coverage_edges(tmp_path):
     save_graph(g, tmp_path / "g.json")
     back = load_graph(tmp_path / "g.json")
     assert [e.model_dump() for e in back.coverage] == [e.model_dump() for e in g.coverage]
+
+
+def test_graph_and_plans_do_not_depend_on_the_string_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    # 1,000 one-tool servers; each tool shares one rare word with 19 others and another with 19 more,
+    # so its 38 equally weighted candidates tie and only 12 are kept: which 12 must not vary by process
+    code = (
+        "import json\n"
+        "from firefly_eval.generation.graph import build_graph\n"
+        "from firefly_eval.generation.sampling import sample_plans\n"
+        "from firefly_eval.schema import ToolSpec\n"
+        "tools = [ToolSpec(server=f'srv{i}', name=f'tool{i}', description=f'zq{i // 20}x wv{i % 50}y') "
+        "for i in range(1000)]\n"
+        "g = build_graph(tools)\n"
+        "print(json.dumps([sorted((e.src, e.dst, e.confidence) for e in g.edges + g.uncertain + g.coverage),"
+        " g.stats['pairs_considered'], [p.id for p in sample_plans(g, 40, seed=2)]]))\n"
+    )
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(outs) == 1
