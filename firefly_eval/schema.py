@@ -150,7 +150,7 @@ class ToolEdge(_Record):
     kind: Literal["data-flow", "semantic"]
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[str] = Field(default_factory=list)
-    scorer: Literal["lexical", "embedding", "dataflow", "llm", "observed"] = "lexical"
+    scorer: Literal["lexical", "embedding", "dataflow", "relation", "llm", "observed"] = "lexical"
 
 
 class Plan(_Record):

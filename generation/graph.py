@@ -2,15 +2,23 @@
 
 Candidates are *blocked*: a tool is only compared with (a) tools of its own server and
 (b) the tools that share a rare token with it (an inverted index with document-frequency
-cap), so cost grows near-linearly with the catalog. Every candidate gets:
+cap), so cost grows near-linearly with the catalog. Every candidate gets *cues*:
 
 * **data-flow** evidence: an output concept of ``src`` (from its output schema fields, or
   the nouns its name/description says it returns: ids, paths, urls, dates, tables...)
   that feeds an input parameter of ``dst`` of the same concept;
-* **lexical** similarity of names and descriptions (rapidfuzz token-set);
+* **lexical** similarity of names and descriptions (rapidfuzz token-set), or embedding
+  similarity with ``embed``;
 
-and one calibrated confidence. Edges at or above ``keep`` are kept; those in
-``[judge_low, keep)`` are the *uncertain* band an LLM judge may rate.
+and then the **relation rule** (:mod:`.relations`) decides: a candidate is an edge when one of
+its clauses holds (``src`` returns what a ``dst`` parameter names; ``src`` makes or changes an
+object ``dst`` then works on; ``dst`` reads the whole that ``src`` changed; a computed value
+feeds a calculator), with that clause's measured precision as its confidence. Cues alone are
+weak evidence (two tools taking the same workbook path are mostly siblings: ~14% of such
+labelled pairs are edges), so candidates no clause admits but whose cue score reaches
+``judge_low`` form the *uncertain* band an LLM judge may rate, with confidence
+``0.25 x cue``. Cross-server pairs are never admitted by the rule; the sampler takes its
+cross-server steps from the band's data-flow candidates.
 
 A tool no kept edge touches would never be explored, so each such tool also gets its two best
 scored partners as *coverage* edges (``ToolGraph.coverage``, whatever their confidence). They are
@@ -29,11 +37,18 @@ from typing import Any, Iterable
 
 from rapidfuzz import fuzz
 
+from firefly_eval.generation.relations import action_of, relation, server_vocab
 from firefly_eval.schema import ToolEdge, ToolSpec
 
 __all__ = ["GraphConfig", "ToolGraph", "build_graph", "param_concept", "tool_outputs"]
 
-GRAPH_VERSION = 1
+GRAPH_VERSION = 2  # 2: edges are the pairs the relation rule admits; cue-only pairs are the uncertain band
+
+# relation clauses whose evidence is a value that flows from src's result into a dst parameter
+_FLOW_RULES = {"value", "returns", "schema-query", "then-query"}
+# confidence of a pair no relation clause admits, per unit of cue score: among 347 labelled such
+# pairs (three label sets), 29 are edges; of those the cue scorer would keep (>= 0.55), 14%
+_CUE_ONLY = 0.25
 
 _TOKEN = re.compile(r"[a-z][a-z0-9]+")
 _STOP = set("the a an of to and or for in on with by from is are be this that it its as at into your you "
@@ -132,8 +147,8 @@ def _inputs(tool: ToolSpec) -> dict[str, str]:
 
 @dataclass
 class GraphConfig:
-    keep: float = 0.55
-    judge_low: float = 0.40
+    keep: float = 0.55  # edges: confidence at or above this (every relation clause is 0.67-0.89)
+    judge_low: float = 0.40  # uncertain band: no clause holds but the cue score reaches this
     max_df: float = 0.02  # tokens in more than this share of tools are not used for blocking
     cross_server_k: int = 12  # cross-server candidates per tool
     same_server: bool = True
@@ -185,7 +200,7 @@ def server_handles(tools: list[ToolSpec]) -> dict[str, set[str]]:
 
 def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float,
            dst_handles: set[str] | frozenset[str] = frozenset()) -> tuple[float, list[str], str]:
-    """Calibrated confidence that ``src -> dst`` is a useful step.
+    """Cue score that ``src -> dst`` is a useful step (the relation rule decides; see module doc).
 
     Data flow dominates: an output concept of ``src`` matching an input of ``dst``. Lexical
     similarity alone mostly finds *siblings* (add_x / delete_x, And / Or), which are not steps,
@@ -239,6 +254,8 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
     outs = [tool_outputs(t, observed_fields.get(t.key, ())) for t in tools]
     ins = [_inputs(t) for t in tools]
     handles = server_handles(tools)
+    vocab = server_vocab(tools)
+    acts = [action_of(t, vocab[t.server], ins[i]) for i, t in enumerate(tools)]
     # inputs index: concept -> tools consuming it (for data-flow blocking across servers)
     consumers: dict[str, list[int]] = defaultdict(list)
     for j, d in enumerate(ins):
@@ -298,16 +315,24 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
             lex = fuzz.token_set_ratio(texts[i][:160], texts[j][:160])
             if near:
                 lex = max(lex, 100.0 * near.get(j, 0.0))
-            conf, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, handles.get(tools[j].server, set()))
+            cue, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, handles.get(tools[j].server, set()))
             scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
                                                                and j in near else "lexical")
+            rel = relation(tools[i], tools[j], acts[i], acts[j], vocab[tools[j].server], outs[i])
+            if rel is not None:
+                conf, scorer = rel.confidence, "relation"
+                kind = "data-flow" if rel.rule in _FLOW_RULES else "semantic"
+                evidence = [rel.reason, *evidence]
+            else:
+                # the cues alone: measured precision of such pairs is ~0.14 at any cue score
+                conf = round(_CUE_ONLY * cue, 4)
             for end in (i, j):  # each tool's two best partners, in either direction
                 top = best[end]
-                if len(top) < 2 or conf > top[-1][0]:
-                    top.append((conf, i, j, kind, evidence, scorer))
+                if len(top) < 2 or cue > top[-1][0]:
+                    top.append((cue, i, j, kind, evidence, scorer))
                     top.sort(key=lambda x: (-x[0], x[1], x[2]))
                     del top[2:]
-            if conf < cfg.judge_low:
+            if conf < cfg.keep and cue < cfg.judge_low:
                 continue
             edge = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
                             evidence=evidence[:3], scorer=scorer)
@@ -317,8 +342,8 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
     for t in sorted(best):
         if tools[t].key in touched:
             continue
-        for conf, i, j, kind, evidence, scorer in best[t]:
-            coverage[(i, j)] = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(conf, 4),
+        for cue, i, j, kind, evidence, scorer in best[t]:
+            coverage[(i, j)] = ToolEdge(src=tools[i].key, dst=tools[j].key, kind=kind, confidence=round(cue, 4),
                                         evidence=evidence[:3], scorer=scorer)
     stats = {"tools": n, "pairs_all": n * (n - 1), "pairs_considered": considered, "edges": len(edges),
              "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2),

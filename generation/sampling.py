@@ -46,12 +46,16 @@ def sample_plans(
     can_produce: Callable[[str, dict[str, Any]], bool] = _default_can_produce,
     min_confidence: float = 0.55,
     fill_uncovered: bool = True,
+    bridges_per_tool: int = 4,
 ) -> list[Plan]:
     """Sample ``n`` distinct plans deterministically for a seed.
 
     ``fill_uncovered``: tools no confident edge touches are joined to the plans through their
     coverage edges (``ToolGraph.coverage``: their best-scored partners), so that every tool can
     be explored; without it they are never sampled.
+    ``bridges_per_tool``: the relation rule admits pairs of one server only, so cross-server steps
+    come from the uncertain band: each tool's best data-flow candidates on other servers (a path
+    it returns, a number it computes) may follow it. Exploration then shows whether they work.
     """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
@@ -60,6 +64,12 @@ def sample_plans(
     succ: dict[Key, list[Key]] = defaultdict(list)
     pred: dict[Key, list[Key]] = defaultdict(list)
     usable = [e for e in graph.edges if e.confidence >= min_confidence] + (graph.coverage if fill_uncovered else [])
+    by_src: dict[Key, list[Any]] = defaultdict(list)
+    for e in graph.uncertain:
+        if e.kind == "data-flow" and e.src[0] != e.dst[0]:
+            by_src[tuple(e.src)].append(e)  # type: ignore[index]
+    for k in sorted(by_src):
+        usable += sorted(by_src[k], key=lambda e: (-e.confidence, tuple(e.dst)))[:bridges_per_tool]
     for e in usable:
         s, d = tuple(e.src), tuple(e.dst)
         if s in ok_tools and d in ok_tools:
