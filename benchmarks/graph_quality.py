@@ -27,18 +27,21 @@ from firefly_eval.generation.graph import GraphConfig, build_graph
 from firefly_eval.schema import ToolSpec
 
 FIXTURES = Path(__file__).parents[1] / "tests/fixtures"
+
+
 def _opt(name: str) -> str | None:
     return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
 
 
 judge, scope = _opt("--judge"), _opt("--judge-scope") or "uncertain"
-args = [a for i, a in enumerate(sys.argv[1:], 1) if not a.startswith("--") and sys.argv[i - 1] not in ("--judge", "--judge-scope")]
+args = [a for i, a in enumerate(sys.argv[1:], 1)
+        if not a.startswith("--") and sys.argv[i - 1] not in ("--judge", "--judge-scope")]
 raw = json.loads(Path(args[0]).read_text() if args else
                  gzip.decompress((FIXTURES / "default_fleet_tools.json.gz").read_bytes()))
 tools = [ToolSpec.model_validate(t) for t in (raw["tools"] if isinstance(raw, dict) else raw)]
 sets = {name: json.loads((FIXTURES / f).read_text())["pairs"]
         for name, f in (("set 1", "edge_labels.json"), ("set 2", "edge_labels_holdout.json"),
-                        ("set 3", "edge_labels_blind3.json"))}
+                        ("set 3", "edge_labels_blind3.json"), ("set 4", "edge_labels_blind4.json"))}
 
 
 def prf(kept: set, labels: list[dict]) -> tuple[float, float, int, int, int]:

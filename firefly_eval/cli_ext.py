@@ -250,9 +250,9 @@ def register(app: typer.Typer) -> None:
                                                                           "(which ones: --judge-scope)."),
                     judge_budget: int = typer.Option(2000, help="Max pairs sent to the judge."),
                     judge_scope: str = typer.Option(
-                        "uncertain", help="uncertain: rate the uncertain band only; all: also rate the kept edges "
-                                          "and drop those rated low (more calls; the cheap scorers' precision "
-                                          "is low, see benchmarks/graph_quality.py)."),
+                        "uncertain", help="uncertain: rate the candidates the relation rule did not admit (cues "
+                                          "only); all: also rate the kept edges and drop those rated low (more "
+                                          "calls; precision of the rule: benchmarks/graph_quality.py)."),
                     judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache."),
                     embed: bool = typer.Option(False, "--embed", help="Add embedding neighbours (extra `embed`)."),
                     embed_backend: str = typer.Option(

@@ -273,6 +273,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
         nidx, nsim = top_k_neighbours(emb, cfg.embed_k)
         neighbours = {i: {int(j): float(c) for j, c in zip(nidx[i], nsim[i])} for i in range(n)}
     considered = 0
+    clauses: Counter[str] = Counter()
     edges: list[ToolEdge] = []
     uncertain: list[ToolEdge] = []
     best: dict[int, list[tuple[float, int, int, str, list[str], str]]] = defaultdict(list)
@@ -321,8 +322,9 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
             rel = relation(tools[i], tools[j], acts[i], acts[j], vocab[tools[j].server], outs[i])
             if rel is not None:
                 conf, scorer = rel.confidence, "relation"
+                clauses[rel.rule] += conf >= cfg.keep
                 kind = "data-flow" if rel.rule in _FLOW_RULES else "semantic"
-                evidence = [rel.reason, *evidence]
+                evidence = [f"{rel.rule}: {rel.reason}", *evidence]
             else:
                 # the cues alone: measured precision of such pairs is ~0.14 at any cue score
                 conf = round(_CUE_ONLY * cue, 4)
@@ -347,7 +349,9 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
                                         evidence=evidence[:3], scorer=scorer)
     stats = {"tools": n, "pairs_all": n * (n - 1), "pairs_considered": considered, "edges": len(edges),
              "uncertain": len(uncertain), "uncertain_per_tool": round(len(uncertain) / max(n, 1), 2),
-             "tools_without_kept_edge": n - len(touched), "coverage_edges": len(coverage)}
+             "tools_without_kept_edge": n - len(touched), "coverage_edges": len(coverage),
+             "edges_by_clause": dict(sorted(clauses.items())),
+             "uncertain_cross_server": sum(e.src[0] != e.dst[0] for e in uncertain)}
     return ToolGraph(tools=tools, edges=edges, uncertain=uncertain, coverage=list(coverage.values()), stats=stats)
 
 

@@ -1,9 +1,9 @@
 """Optional LLM judge for the tool graph, with a content-hash verdict cache.
 
-By default only candidates the cheap scorers could not decide (the uncertain band) reach the
-judge; with scope ``all`` the kept edges are judged too and an edge the judge rates ``low`` is
-dropped (the cheap scorers' precision is low: see benchmarks/graph_quality.py; on the default
-fleet this is ~12 judged pairs per tool, inside the 20-per-tool budget). At most ``budget``
+By default only candidates the relation rule could not decide (the uncertain band: cues but no
+clause) reach the judge, ~8 pairs per tool on the default fleet; with scope ``all`` the kept
+edges are judged too and an edge the judge rates ``low`` is dropped (~12 per tool; both inside
+the 20-per-tool budget; the rule's precision: benchmarks/graph_quality.py). At most ``budget``
 pairs are judged; verdicts (high / medium / low + reason) are cached by the hash of both
 tools' specs and the prompt version, so a re-run costs nothing.
 """

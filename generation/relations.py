@@ -57,11 +57,17 @@ _FILLER = {"the", "a", "an", "and", "or", "all", "batch", "multiple", "robust", 
            "basic", "simulated"}
 # parameter name parts that say "a reference to" rather than what is referred to
 _REF = {"id", "ids", "name", "names", "key", "keys", "index", "idx", "path", "number", "ref", "code", "no", "list"}
+# objects of tools about the server itself, not its data: no step leads to or from them
+_META = {"server", "tool", "guidance", "guide", "suggestion", "connection", "planning", "workflow",
+         "instruction", "wrapup", "env", "debug", "hello"}
 # nouns too vague to carry an identity from one call to the next
 _VAGUE = {"text", "content", "search", "start", "end", "value", "result", "detail", "type", "option", "mode",
           "item", "query", "file", "include", "format", "target", "source", "new", "old", "max", "min",
           "limit", "offset", "page", "size", "time", "date", "level", "style", "color", "font", "width",
           "height", "title", "message", "operation", "action", "info"}
+# last words of parameters that carry content or a setting, not a reference to a thing
+_CONTENT = {"text", "content", "message", "body", "title", "description", "caption", "type", "style", "color",
+            "size", "width", "height", "font", "format", "mode", "count", "label", "summary", "note"}
 # numeric / expression parameters any computed value may fill (a, b, value, expr), unlike
 # domain ones (principal, rate, complex_number) that need a value of that meaning
 _GENERIC_VALUE = re.compile(r"^(a|b|x|y|n|num|number|numbers|value|values|expr|expression|expressions|base|"
@@ -91,6 +97,7 @@ def _props(tool: ToolSpec) -> dict[str, Any]:
 class ServerVocab:
     prefix: tuple[str, ...]  # leading name words most tools share (git_, context_, sympy_)
     common: frozenset[str]  # parameters a quarter or more of the tools take (sheet, slide_index)
+    documents: bool = True  # some tool names a document, workbook, presentation...: "save" writes one
 
 
 def server_vocab(tools: list[ToolSpec]) -> dict[str, ServerVocab]:
@@ -112,14 +119,15 @@ def server_vocab(tools: list[ToolSpec]) -> dict[str, ServerVocab]:
             prefix.append(head)
         n = len(words)
         common = frozenset(p for p, c in params[server].items() if n >= 4 and c >= 0.25 * n)
-        out[server] = ServerVocab(tuple(prefix), common)
+        documents = any(_singular(w) in _TOP for ws in words for w in ws)
+        out[server] = ServerVocab(tuple(prefix), common, documents)
     return out
 
 
-# confidence of each clause: its precision on the hand labels (three sets, 408 pairs),
-# smoothed as (edges + 1) / (admitted + 2) - e.g. "returns" admitted 7 pairs, all edges: 8/9
-_CONF = {"returns": 0.89, "then-query": 0.83, "reads-whole": 0.79, "same-object": 0.75, "shows-part": 0.75,
-         "value": 0.71, "creates-top": 0.67, "schema-query": 0.67}
+# confidence of each clause: its precision on the hand labels (four sets, 504 pairs), smoothed as
+# (edges + 1) / (admitted + 2) - e.g. "returns" admitted 9 labelled pairs, all edges: 10/11
+_CONF = {"creates-top": 0.92, "returns": 0.91, "same-object": 0.83, "then-query": 0.83, "reads-whole": 0.8,
+         "value": 0.79, "shows-part": 0.75, "schema-query": 0.6}
 
 
 class Relation(NamedTuple):
@@ -137,14 +145,30 @@ class Action:
     whole: bool
     returns: frozenset[str]  # nouns a result names: the objects, and for readers what their summary names
     converter_of: str | None  # "convert_length": only a length is a sensible input
+    pure: bool = False  # every required parameter is a number or an expression: a calculator
+    meta: bool = False  # about the server, not its data (get_server_info, get_tool_guidance)
+
+
+_SETTING = re.compile(r"(operation|action|mode|type|method|kind|precision|digits|unit|units|variable|var|symbol)s?$",
+                      re.IGNORECASE)
 
 
 def _pure(tool: ToolSpec, concepts: dict[str, str]) -> bool:
-    """Every required parameter is a number or an expression: a calculator, not an action."""
+    """A calculator: it takes a number or an expression, and every other required parameter is a
+    setting (an operation, a unit, an enum), not a thing of the world (a path, a table, an id)."""
+    props = _props(tool)
     req = tool.input_schema.get("required") if isinstance(tool.input_schema, dict) else None
-    names = [p for p in (req or _props(tool))]
-    return bool(names) and all(concepts.get(p) in ("number", "expression") or _GENERIC_VALUE.match(p.lower())
-                               for p in names)
+
+    def value(p: str) -> bool:
+        return concepts.get(p) in ("number", "expression") or bool(_GENERIC_VALUE.match(p.lower()))
+
+    def setting(p: str) -> bool:
+        schema = props.get(p)
+        return concepts.get(p) in ("unit", "currency", "timezone") or bool(_SETTING.search(p)) or (
+            isinstance(schema, dict) and "enum" in schema)
+
+    names = list(req) if isinstance(req, list) and req else list(props)
+    return any(value(p) for p in props) and all(value(p) or setting(p) for p in names if p in props or not props)
 
 
 def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[str, str] | None = None) -> Action:
@@ -170,9 +194,12 @@ def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[s
             (container if after_prep else objects).add(_singular(w))
     concepts = concepts or {}
     takes_sql = "sql" in concepts.values() and bool(_SQL_TEXT.search(f"{tool.name} {tool.description[:300]}"))
+    if kind == "persist" and vocab is not None and not vocab.documents:
+        kind = "create"  # "save" on a server without documents stores an item (context_save)
     if takes_sql and (kind in ("read", "compute", "persist") or verb in ("write", "query", "execute", "run")):
         kind = "query"  # read_query, write_query, execute_sql: reads and writes the database
-    elif _pure(tool, concepts) and not objects:  # add(a, b), sympy_replace(expr, old, new)
+    pure = _pure(tool, concepts)
+    if not takes_sql and pure and not objects:  # add(a, b): a calculator, whatever its verb
         kind = "compute"
     # list_presentations lists the wholes and get_document_info gives metadata: neither reads one
     whole = kind in ("read", "persist") and not {"info", "property", "properties", "setting"} & set(words) and (
@@ -184,9 +211,10 @@ def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[s
         # a reader's first sentence names what it returns ("Get user details, including reservations")
         first = re.split(r"(?<=[.!?])\s|\n", tool.description.strip(), maxsplit=1)[0][:200]
         returns |= {_singular(w) for w in _words(first) if len(w) > 3}
-    returns -= _VAGUE | _FILLER
+    returns -= _VAGUE | _FILLER | {verb}
     converter = next(iter(objects)) if verb == "convert" and len(objects) == 1 else None
-    return Action(verb, kind, frozenset(objects), frozenset(container), whole, frozenset(returns), converter)
+    return Action(verb, kind, frozenset(objects), frozenset(container), whole, frozenset(returns), converter,
+                  pure=pure, meta=bool(objects & _META))
 
 
 def _param_nouns(param: str) -> set[str]:
@@ -209,7 +237,9 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
     common = dst_vocab.common if dst_vocab else frozenset()
     params = list(_props(dst))
     # computed values: a number or expression feeds a generic value parameter of another calculator
-    if a.kind == "compute" and (b.kind == "compute" or b.kind == "change" and not b.objects):
+    if a.meta or b.meta:
+        return None
+    if a.kind == "compute" and a.pure and (b.pure or b.kind == "change" and not b.objects):
         if b.converter_of and b.converter_of != a.converter_of and a.converter_of:
             return None  # a mass is not a length
         flows = [p for p in params if _GENERIC_VALUE.match(p.lower())]
@@ -226,9 +256,11 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
             schema = _props(dst).get(p)
             typ = schema.get("type") if isinstance(schema, dict) else None
             # a count or a flag cannot take a named thing (max_commits is no commit)
-            if p in common or typ == "boolean" or typ in ("integer", "number") and not re.search(
-                    r"(id|index|idx)$", p, re.IGNORECASE):
+            if p in common or typ == "boolean" or isinstance(schema, dict) and "enum" in schema or typ in (
+                    "integer", "number") and not re.search(r"(id|index|idx)$", p, re.IGNORECASE):
                 continue
+            if _words(p)[-1:] and _words(p)[-1] in _CONTENT:
+                continue  # footnote_text, presentation_type: what to write, not which one
             hit = _param_nouns(p) & a.returns
             if hit and not (a.kind == b.kind == "create"):
                 return _rel("returns", f"{src.name} returns {min(hit)} -> {dst.name}.{p}")
@@ -243,8 +275,10 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
     if a.kind in ("create", "change") and shared and b.kind in ("read", "change", "destroy", "persist") or (
             a.kind == "read" and shared and b.kind in ("change", "destroy")):  # read a file, then edit it
         return _rel("same-object", f"{src.name} {a.kind}s {min(shared)} -> {dst.name} {b.kind}s it")
-    # ... or src creates the whole (a document, a repository) every other tool then works on
-    if a.kind == "create" and a.objects & _TOP and not (b.kind == "create" and b.objects & _TOP):
+    # ... or src creates the whole (a document, a repository) every other tool then works on: passed
+    # by its handle (a tool that takes none works on the document that is open, so only "open" feeds it)
+    takes_handle = a.verb == "open" or not common or bool(common & set(params))
+    if a.kind == "create" and a.objects & _TOP and not (b.kind == "create" and b.objects & _TOP) and takes_handle:
         return _rel("creates-top", f"{src.name} creates {min(a.objects & _TOP)} -> {dst.name} works on it")
     # ... or dst reads (or writes out) the whole, which shows any change; a listing shows only
     # what was made, removed, moved or renamed, not an edit of content

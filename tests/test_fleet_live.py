@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path
+from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path
 from firefly_eval.mcp.fleet import Fleet
 
 pytestmark = pytest.mark.fleet
@@ -20,11 +20,11 @@ pytestmark = pytest.mark.fleet
 def _installed(specs):
     missing = [s.name for s in specs if not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists()]
     if missing:
-        pytest.skip(f"servers not installed (run `firefly fleet install --fleet {test_fleet_path()}`): {missing}")
+        pytest.skip(f"servers not installed (run `firefly fleet install --fleet {small_fleet_path()}`): {missing}")
 
 
 def test_real_servers_start_and_answer():
-    specs = load_fleet(test_fleet_path())
+    specs = load_fleet(small_fleet_path())
     _installed(specs)
 
     async def go():
@@ -51,13 +51,13 @@ def test_real_servers_start_and_answer():
 
 
 def _gen_cmd(out: Path) -> list[str]:
-    return [str(Path(sys.executable).with_name("firefly")), "generate", "--fleet", str(test_fleet_path()),
+    return [str(Path(sys.executable).with_name("firefly")), "generate", "--fleet", str(small_fleet_path()),
             "--out", str(out), "-n", "24", "--seed", "1"]
 
 
 @pytest.mark.slow
 def test_generate_survives_kill_and_resumes(tmp_path):
-    specs = load_fleet(test_fleet_path())
+    specs = load_fleet(small_fleet_path())
     _installed(specs)
     out = tmp_path / "run"
     proc = subprocess.Popen(_gen_cmd(out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

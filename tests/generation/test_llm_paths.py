@@ -10,7 +10,7 @@ from inspect_ai.tool import ToolCall
 from firefly_eval.agent_tools import exposed_name
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.verify import Verifier
-from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path
+from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import Plan
 
@@ -33,7 +33,7 @@ def _text(t):
 
 
 def test_llm_explorer_and_synthesizer_end_to_end():
-    specs = [s for s in load_fleet(test_fleet_path()) if s.name in ("calculator", "filesystem")]
+    specs = [s for s in load_fleet(small_fleet_path()) if s.name in ("calculator", "filesystem")]
     if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
         pytest.skip("test fleet not installed")
     plan = Plan(id="p-llm", nodes=[("filesystem", "read_text_file"), ("calculator", "calculate")], edges=[(0, 1)],

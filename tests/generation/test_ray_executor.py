@@ -13,7 +13,7 @@ pytest.importorskip("ray")
 
 from firefly_eval.generation.dataset import load_tasks  # noqa: E402
 from firefly_eval.generation.pipeline import GenerateConfig, generate  # noqa: E402
-from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path  # noqa: E402
+from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.fleet]
 
@@ -46,7 +46,7 @@ def _kill_one_worker_after(shards, n, killed):
 
 
 def test_ray_matches_local_after_a_worker_is_killed(tmp_path):
-    specs = load_fleet(test_fleet_path())
+    specs = load_fleet(small_fleet_path())
     if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
         pytest.skip("test fleet not installed")
     local = generate(tmp_path / "local", specs, GenerateConfig(n_plans=16, seed=5))
