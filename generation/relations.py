@@ -14,9 +14,9 @@ siblings that merely share a document, so each tool gets an :class:`Action`:
 * ``whole``: it reads the whole document, store or repository (git_status, describe_sheet,
   read_graph, list_directory), so it shows the effect of any change.
 
-:func:`relation` applies the rule to one ordered pair of the same server (or, for computed
-values, any server) and says why it holds. Measured against the hand labels in
-``benchmarks/graph_quality.py``.
+:func:`relation` applies the rule to one ordered pair of tools of one server and names the
+clause that holds; pairs across servers are left to the cues and the judge (graph.py).
+Measured against the hand labels in ``benchmarks/graph_quality.py``.
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ _READ = {"get", "read", "list", "show", "describe", "search", "find", "extract",
          "timeline", "visualize", "listar", "measure", "count", "directory", "db", "summarize", "trace", "tree"}
 _PERSIST = {"save", "export"}
 _VERBS = _CREATE | _CHANGE | _DESTROY | _READ | _PERSIST
-# nouns that name the whole thing a server works on: reading it shows the effect of any change,
-# creating it makes something every other tool of the server then works on
+# nouns that name a whole a server works on: reading one shows the effect of any change
 _WHOLE = {"document", "workbook", "presentation", "graph", "status", "log", "diff", "outline", "structure",
           "directory", "tree", "database", "db", "repository", "repo", "sheet", "insight", "record"}
 # the top-level things: creating one makes something every other tool of the server works on
