@@ -1,10 +1,13 @@
 """Precision/recall of the graph's edges on hand-labelled pairs of the default fleet.
 
-Three label sets, all by one written rule (``rule`` in each file):
+Four label sets, all by one written rule (``rule`` in each file):
   set 1 ``tests/fixtures/edge_labels.json`` (159 pairs, session 1),
   set 2 ``edge_labels_holdout.json`` (150 pairs, session 2, labelled blind),
   set 3 ``edge_labels_blind3.json`` (99 pairs, session 3, labelled blind before the relation
-  rule was written; its errors were then looked at once, see the README's graph section).
+  rule was written; its errors were then looked at once, see the README's graph section),
+  set 4 ``edge_labels_blind4.json`` (96 pairs, session 3, labelled after the rule was frozen).
+  With ../shared/data/smithery_catalog.jsonl.gz present it also prints the precision on 50
+  edges kept on that catalog, labelled afterwards (``edge_labels_catalog_kept.json``).
 An edge counts as predicted only if the graph build keeps it, so pairs that blocking never
 considers count against recall. The thresholds show the precision/recall trade-off: each
 relation clause has its own confidence (generation/relations.py).
@@ -75,3 +78,14 @@ for embed in ([False, True] if "--embed" in sys.argv else [False]):
                 print(f"  + judge {judge} (scope {scope}) {name}: precision {p:.2f} recall {r:.2f} "
                       f"(tp {tp}, fp {fp}, fn {fn}) | judged {rep.judged}, cached {rep.cached}, "
                       f"malformed {rep.malformed}, verdicts {rep.verdicts}")
+
+# precision beyond the default fleet: 50 edges kept on the Smithery catalog, labelled after the fact
+catalog = Path(__file__).resolve().parents[2] / "shared/data/smithery_catalog.jsonl.gz"
+if catalog.exists():
+    from firefly_eval.generation.catalog import load_catalog
+
+    labels = json.loads((FIXTURES / "edge_labels_catalog_kept.json").read_text())["pairs"]
+    kept = {(tuple(e.src), tuple(e.dst)) for e in build_graph(load_catalog(catalog), GraphConfig()).edges}
+    still = [r for r in labels if (tuple(r["src"]), tuple(r["dst"])) in kept]
+    print(f"catalog: precision {sum(r['edge'] for r in still) / max(len(still), 1):.2f} on {len(still)} of "
+          f"{len(labels)} labelled kept edges still kept (recall not measurable from kept edges)")

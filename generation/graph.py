@@ -383,7 +383,8 @@ def load_graph(path: Any) -> ToolGraph:
 
 
 def plot_stats(graph: ToolGraph, plans: list[Any], path: Any) -> None:
-    """PNG with the out-degree distribution and the pattern histogram of sampled plans."""
+    """PNG with the out-degree distribution, the pattern histogram of sampled plans and the kept
+    edges per relation clause."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -392,13 +393,20 @@ def plot_stats(graph: ToolGraph, plans: list[Any], path: Any) -> None:
     out_deg = Counter(tuple(e.src) for e in graph.edges)
     degrees = [out_deg.get(t.key, 0) for t in graph.tools]
     patterns = Counter(p.pattern for p in plans)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    clauses = graph.stats.get("edges_by_clause") or {}
+    fig, axes = plt.subplots(1, 3 if clauses else 2, figsize=(15 if clauses else 10, 4))
+    a, b = axes[0], axes[1]
     a.hist(degrees, bins=30, color="#4a7ebb")
     a.set_title(f"out-degree ({len(graph.tools)} tools, {len(graph.edges)} edges)")
     a.set_xlabel("edges kept per tool")
     a.set_ylabel("tools")
     b.bar(list(patterns), list(patterns.values()), color="#e0a030")
     b.set_title(f"patterns of {len(plans)} sampled plans")
+    if clauses:
+        c = axes[2]
+        c.barh(list(clauses), list(clauses.values()), color="#5a9a5a")
+        c.set_title("kept edges by relation clause")
+        c.set_xlabel("edges")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

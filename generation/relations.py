@@ -53,7 +53,7 @@ _PREP = {"to", "from", "by", "with", "in", "near", "below", "after", "before", "
          "for", "of"}
 _FILLER = {"the", "a", "an", "and", "or", "all", "batch", "multiple", "robust", "enhanced", "detailed", "current",
            "available", "data", "new", "details", "info", "information", "intelligent", "smart", "auto",
-           "basic", "simulated"}
+           "basic", "simulated", "staged", "unstaged"}
 # parameter name parts that say "a reference to" rather than what is referred to
 _REF = {"id", "ids", "name", "names", "key", "keys", "index", "idx", "path", "number", "ref", "code", "no", "list"}
 # objects of tools about the server itself, not its data: no step leads to or from them
@@ -63,7 +63,8 @@ _META = {"server", "tool", "guidance", "guide", "suggestion", "connection", "pla
 _VAGUE = {"text", "content", "search", "start", "end", "value", "result", "detail", "type", "option", "mode",
           "item", "query", "file", "include", "format", "target", "source", "new", "old", "max", "min",
           "limit", "offset", "page", "size", "time", "date", "level", "style", "color", "font", "width",
-          "height", "title", "message", "operation", "action", "info"}
+          "height", "title", "message", "operation", "action", "info", "filter", "sort", "order", "field",
+          "property", "parameter", "setting", "config", "group"}
 # last words of parameters that carry content or a setting, not a reference to a thing
 _CONTENT = {"text", "content", "message", "body", "title", "description", "caption", "type", "style", "color",
             "size", "width", "height", "font", "format", "mode", "count", "label", "summary", "note"}
@@ -177,16 +178,21 @@ def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[s
     if prefix and words[:len(prefix)] == prefix and len(words) > len(prefix):
         words = words[len(prefix):]
     kind, verb = "compute", words[0] if words else ""
+    at = 0
     for i, w in enumerate(words[:3]):
         found = next((k for k, vs in (("destroy", _DESTROY), ("persist", _PERSIST), ("create", _CREATE),
                                       ("change", _CHANGE), ("read", _READ)) if w in vs), None)
         if found:
-            kind, verb = found, w
-            if found == "read" and any(x in _CHANGE for x in words[i + 1:]):  # search_and_replace
-                kind = "change"
+            kind, verb, at = found, w, i
+            rest = words[i + 1:]
+            if found == "read" and "and" in rest and any(x in _CHANGE for x in rest[rest.index("and"):]):
+                kind = "change"  # search_and_replace, find_and_replace
             break
+    # words before a verb inside the name are a namespace (crm_get_company, pages_create_document);
+    # before a verb that ends it, they are the object (tasks_create, superset_database_create)
+    named = words[at:] if 0 < at < len(words) - 1 else words
     objects, container, after_prep = set(), set(), False
-    for w in words:
+    for w in named:
         if w in _PREP:
             after_prep = True
         elif w != verb and w not in _FILLER and w not in _VERBS and len(w) > 1:
@@ -203,21 +209,22 @@ def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[s
     # list_presentations lists the wholes and get_document_info gives metadata: neither reads one
     whole = kind in ("read", "persist") and not {"info", "property", "properties", "setting"} & set(words) and (
         bool(objects & _WHOLE) and not (verb == "list" and objects <= _TOP)
-        or bool({"status", "log", "diff", "outline", "directory", "tree"} & set(words))
+        # git_status, git_log: of everything; get_backup_status is the status of one thing
+        or bool({"status", "log", "diff", "outline", "directory", "tree"} & set(words)) and objects <= _WHOLE
         or (kind == "persist" and not objects))
     returns = set(objects)
     if kind in ("read", "query"):
         # a reader's first sentence names what it returns ("Get user details, including reservations")
         first = re.split(r"(?<=[.!?])\s|\n", tool.description.strip(), maxsplit=1)[0][:200]
         returns |= {_singular(w) for w in _words(first) if len(w) > 3}
-    returns -= _VAGUE | _FILLER | {verb}
+    returns -= _VAGUE | _FILLER | _PREP | {verb}
     converter = next(iter(objects)) if verb == "convert" and len(objects) == 1 else None
     return Action(verb, kind, frozenset(objects), frozenset(container), whole, frozenset(returns), converter,
                   pure=pure, meta=bool(objects & _META))
 
 
 def _param_nouns(param: str) -> set[str]:
-    return {w for w in (_singular(x) for x in _words(param)) if w not in _REF | _VAGUE | _FILLER and len(w) > 2}
+    return {w for w in (_singular(x) for x in _words(param)) if w not in _REF | _VAGUE | _FILLER | _PREP and len(w) > 2}
 
 
 def _rel(rule: str, reason: str) -> Relation:
@@ -276,7 +283,8 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
         return _rel("same-object", f"{src.name} {a.kind}s {min(shared)} -> {dst.name} {b.kind}s it")
     # ... or src creates the whole (a document, a repository) every other tool then works on: passed
     # by its handle (a tool that takes none works on the document that is open, so only "open" feeds it)
-    takes_handle = a.verb == "open" or not common or bool(common & set(params))
+    takes_handle = a.verb == "open" or (bool(common & set(params)) if common else bool(a.objects & _TOP & (
+        b.objects | b.container)))
     if a.kind == "create" and a.objects & _TOP and not (b.kind == "create" and b.objects & _TOP) and takes_handle:
         return _rel("creates-top", f"{src.name} creates {min(a.objects & _TOP)} -> {dst.name} works on it")
     # ... or dst reads (or writes out) the whole, which shows any change; a listing shows only
