@@ -37,7 +37,7 @@ from typing import Any, Iterable
 
 from rapidfuzz import fuzz
 
-from firefly_eval.generation.relations import action_of, relation, server_vocab
+from firefly_eval.generation.relations import action_of, relation, server_vocab, tool_params
 from firefly_eval.schema import ToolEdge, ToolSpec
 
 __all__ = ["GraphConfig", "ToolGraph", "build_graph", "param_concept", "tool_outputs"]
@@ -135,13 +135,11 @@ def tool_outputs(tool: ToolSpec, observed_fields: Iterable[str] = ()) -> set[str
 
 
 def _inputs(tool: ToolSpec) -> dict[str, str]:
-    props = tool.input_schema.get("properties", {}) if isinstance(tool.input_schema, dict) else {}
     out = {}
-    if isinstance(props, dict):
-        for k, v in props.items():
-            c = param_concept(k, v if isinstance(v, dict) else {})
-            if c:
-                out[k] = c
+    for k, v in tool_params(tool).items():
+        c = param_concept(k, v if isinstance(v, dict) else {})
+        if c:
+            out[k] = c
     return out
 
 
@@ -184,18 +182,6 @@ _MUTATOR = re.compile(r"(^|_)(delete|remove|clear|drop|reset|clean|unprotect|pro
 def _verb_flags(tool: ToolSpec) -> tuple[bool, bool]:
     name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool.name).lower()
     return bool(_READER.search(name)), bool(_MUTATOR.search(name))
-
-
-def server_handles(tools: list[ToolSpec]) -> dict[str, set[str]]:
-    """Parameters at least half the tools of a server (4+ tools) take: the document or repository
-    they all work on (excel's ``path``, word's ``filename``, pptx's ``presentation_id``)."""
-    counts: dict[str, Counter[str]] = defaultdict(Counter)
-    size: Counter[str] = Counter()
-    for t in tools:
-        size[t.server] += 1
-        props = t.input_schema.get("properties") if isinstance(t.input_schema, dict) else None
-        counts[t.server].update(props.keys() if isinstance(props, dict) else ())
-    return {s: {p for p, c in counts[s].items() if size[s] >= 4 and c >= 0.5 * size[s]} for s in counts}
 
 
 def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float,
@@ -253,7 +239,6 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
         by_server[t.server].append(i)
     outs = [tool_outputs(t, observed_fields.get(t.key, ())) for t in tools]
     ins = [_inputs(t) for t in tools]
-    handles = server_handles(tools)
     vocab = server_vocab(tools)
     acts = [action_of(t, vocab[t.server], ins[i]) for i, t in enumerate(tools)]
     # inputs index: concept -> tools consuming it (for data-flow blocking across servers)
@@ -316,7 +301,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
             lex = fuzz.token_set_ratio(texts[i][:160], texts[j][:160])
             if near:
                 lex = max(lex, 100.0 * near.get(j, 0.0))
-            cue, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, handles.get(tools[j].server, set()))
+            cue, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, vocab[tools[j].server].handles)
             scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
                                                                and j in near else "lexical")
             rel = relation(tools[i], tools[j], acts[i], acts[j], vocab[tools[j].server], outs[i])

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 
 from firefly_eval.schema import ToolSpec
 
-__all__ = ["Action", "Relation", "ServerVocab", "action_of", "relation", "server_vocab"]
+__all__ = ["Action", "Relation", "ServerVocab", "action_of", "relation", "server_vocab", "tool_params"]
 
 _CREATE = {"create", "add", "insert", "new", "make", "init", "initialize", "clone", "generate", "write", "import",
            "append", "copy", "build", "book", "send", "populate", "commit", "tag", "stash", "push", "upload",
@@ -88,7 +88,8 @@ def _singular(w: str) -> str:
     return w
 
 
-def _props(tool: ToolSpec) -> dict[str, Any]:
+def tool_params(tool: ToolSpec) -> dict[str, Any]:
+    """The input schema's ``properties`` (empty when the schema has none or is malformed)."""
     props = tool.input_schema.get("properties") if isinstance(tool.input_schema, dict) else None
     return props if isinstance(props, dict) else {}
 
@@ -98,15 +99,19 @@ class ServerVocab:
     prefix: tuple[str, ...]  # leading name words most tools share (git_, context_, sympy_)
     common: frozenset[str]  # parameters a quarter or more of the tools take (sheet, slide_index)
     documents: bool = True  # some tool names a document, workbook, presentation...: "save" writes one
+    # parameters half or more of the tools take: the document or repository they all work on
+    # (excel's path, word's filename, pptx's presentation_id); a subset of ``common``
+    handles: frozenset[str] = frozenset()
 
 
 def server_vocab(tools: list[ToolSpec]) -> dict[str, ServerVocab]:
-    """Per server: the shared name prefix and the commonly taken parameters."""
+    """Per server (4+ tools for parameters to count): the shared name prefix, the commonly taken
+    parameters and the handle parameters."""
     names: dict[str, list[list[str]]] = {}
     params: dict[str, Counter[str]] = {}
     for t in tools:
         names.setdefault(t.server, []).append(_words(t.name))
-        params.setdefault(t.server, Counter()).update(list(_props(t)))
+        params.setdefault(t.server, Counter()).update(list(tool_params(t)))
     out: dict[str, ServerVocab] = {}
     for server, words in names.items():
         prefix: list[str] = []
@@ -119,8 +124,9 @@ def server_vocab(tools: list[ToolSpec]) -> dict[str, ServerVocab]:
             prefix.append(head)
         n = len(words)
         common = frozenset(p for p, c in params[server].items() if n >= 4 and c >= 0.25 * n)
+        handles = frozenset(p for p, c in params[server].items() if n >= 4 and c >= 0.5 * n)
         documents = any(_singular(w) in _TOP for ws in words for w in ws)
-        out[server] = ServerVocab(tuple(prefix), common, documents)
+        out[server] = ServerVocab(tuple(prefix), common, documents, handles)
     return out
 
 
@@ -145,8 +151,9 @@ class Action:
     whole: bool
     returns: frozenset[str]  # nouns a result names: the objects, and for readers what their summary names
     converter_of: str | None  # "convert_length": only a length is a sensible input
-    pure: bool = False  # every required parameter is a number or an expression: a calculator
+    pure: bool = False  # a calculator: takes a value, and otherwise settings only (see _pure)
     meta: bool = False  # about the server, not its data (get_server_info, get_tool_guidance)
+    mentions: frozenset[str] = frozenset()  # nouns of the first 400 characters of its description
 
 
 _SETTING = re.compile(r"(operation|action|mode|type|method|kind|precision|digits|unit|units|variable|var|symbol)s?$",
@@ -156,7 +163,7 @@ _SETTING = re.compile(r"(operation|action|mode|type|method|kind|precision|digits
 def _pure(tool: ToolSpec, concepts: dict[str, str]) -> bool:
     """A calculator: it takes a number or an expression, and every other required parameter is a
     setting (an operation, a unit, an enum), not a thing of the world (a path, a table, an id)."""
-    props = _props(tool)
+    props = tool_params(tool)
     req = tool.input_schema.get("required") if isinstance(tool.input_schema, dict) else None
 
     def value(p: str) -> bool:
@@ -168,7 +175,7 @@ def _pure(tool: ToolSpec, concepts: dict[str, str]) -> bool:
             isinstance(schema, dict) and "enum" in schema)
 
     names = list(req) if isinstance(req, list) and req else list(props)
-    return any(value(p) for p in props) and all(value(p) or setting(p) for p in names if p in props or not props)
+    return any(value(p) for p in props) and all(value(p) or setting(p) for p in names if p in props)
 
 
 def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[str, str] | None = None) -> Action:
@@ -207,10 +214,11 @@ def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[s
     if not takes_sql and pure and not objects:  # add(a, b): a calculator, whatever its verb
         kind = "compute"
     # list_presentations lists the wholes and get_document_info gives metadata: neither reads one
-    whole = kind in ("read", "persist") and not {"info", "property", "properties", "setting"} & set(words) and (
+    said = set(words)
+    whole = kind in ("read", "persist") and not {"info", "property", "properties", "setting"} & said and (
         bool(objects & _WHOLE) and not (verb == "list" and objects <= _TOP)
         # git_status, git_log: of everything; get_backup_status is the status of one thing
-        or bool({"status", "log", "diff", "outline", "directory", "tree"} & set(words)) and objects <= _WHOLE
+        or bool({"status", "log", "diff", "outline", "directory", "tree"} & said) and objects <= _WHOLE
         or (kind == "persist" and not objects))
     returns = set(objects)
     if kind in ("read", "query"):
@@ -219,12 +227,14 @@ def action_of(tool: ToolSpec, vocab: ServerVocab | None = None, concepts: dict[s
         returns |= {_singular(w) for w in _words(first) if len(w) > 3}
     returns -= _VAGUE | _FILLER | _PREP | {verb}
     converter = next(iter(objects)) if verb == "convert" and len(objects) == 1 else None
+    mentions = frozenset(_singular(w) for w in _words(tool.description[:400]))
     return Action(verb, kind, frozenset(objects), frozenset(container), whole, frozenset(returns), converter,
-                  pure=pure, meta=bool(objects & _META))
+                  pure=pure, meta=bool(objects & _META), mentions=mentions)
 
 
-def _param_nouns(param: str) -> set[str]:
-    return {w for w in (_singular(x) for x in _words(param)) if w not in _REF | _VAGUE | _FILLER | _PREP and len(w) > 2}
+def _param_nouns(words: list[str]) -> set[str]:
+    """What a parameter (its name's words) refers to: template_id -> template."""
+    return {w for w in map(_singular, words) if w not in _REF | _VAGUE | _FILLER | _PREP and len(w) > 2}
 
 
 def _rel(rule: str, reason: str) -> Relation:
@@ -241,10 +251,11 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
     """
     same = src.server == dst.server
     common = dst_vocab.common if dst_vocab else frozenset()
-    params = list(_props(dst))
-    # computed values: a number or expression feeds a generic value parameter of another calculator
+    props = tool_params(dst)
+    params = list(props)
     if a.meta or b.meta:
         return None
+    # computed values: a number or expression feeds a generic value parameter of another calculator
     if a.kind == "compute" and a.pure and (b.pure or b.kind == "change" and not b.objects):
         if b.converter_of and b.converter_of != a.converter_of and a.converter_of:
             return None  # a mass is not a length
@@ -258,21 +269,21 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
         return None  # siblings: add_x / add_y, convert_x / convert_y
     # (a) a named thing src returns is what a dst parameter refers to (template -> template_id)
     if a.kind in ("read", "create", "query"):
-        for p in params:
-            schema = _props(dst).get(p)
+        for p, schema in props.items():
             typ = schema.get("type") if isinstance(schema, dict) else None
             # a count or a flag cannot take a named thing (max_commits is no commit)
             if p in common or typ == "boolean" or isinstance(schema, dict) and "enum" in schema or typ in (
                     "integer", "number") and not re.search(r"(id|index|idx)$", p, re.IGNORECASE):
                 continue
-            if _words(p)[-1:] and _words(p)[-1] in _CONTENT:
+            words = _words(p)
+            if words and words[-1] in _CONTENT:
                 continue  # footnote_text, presentation_type: what to write, not which one
-            hit = _param_nouns(p) & a.returns
+            hit = _param_nouns(words) & a.returns
             if hit and not (a.kind == b.kind == "create"):
                 return _rel("returns", f"{src.name} returns {min(hit)} -> {dst.name}.{p}")
     # a whole reader's result shows the parts a dst acts on (describe_sheet -> delete_pivot_table)
     if a.whole and a.kind == "read" and b.kind in ("change", "destroy") and b.objects and b.objects <= (
-            a.returns | {_singular(w) for w in _words(src.description[:400])}):
+            a.returns | a.mentions):
         return _rel("shows-part", f"{src.name} shows the {'/'.join(sorted(b.objects))} -> {dst.name}")
     if b.kind == "query" and a.kind == "read" and (a.objects | a.returns) & {"table", "schema", "column"}:
         return _rel("schema-query", f"{src.name} shows the tables -> {dst.name} queries them")
