@@ -56,14 +56,15 @@ def prf(kept: set, labels: list[dict]) -> tuple[float, float, int, int, int]:
 
 default_keep = GraphConfig().keep
 for embed in ([False, True] if "--embed" in sys.argv else [False]):
+    # one build: a higher threshold keeps the default graph's edges of that confidence or more
+    g = build_graph(tools, GraphConfig(embed=embed, embed_cache=".firefly/embed-cache"))
     for keep in (default_keep, 0.70, 0.76, 0.80):
-        g = build_graph(tools, GraphConfig(keep=keep, embed=embed, embed_cache=".firefly/embed-cache"))
-        kept = {(tuple(e.src), tuple(e.dst)) for e in g.edges}
+        kept = {(tuple(e.src), tuple(e.dst)) for e in g.edges if e.confidence >= keep}
         mark = " (default)" if keep == default_keep else ""
         for name, labels in [*sets.items(), ("all sets", [r for labels in sets.values() for r in labels])]:
             p, r, tp, fp, fn = prf(kept, labels)
             print(f"{'+embedding ' if embed else ''}keep>={keep:.2f}{mark} {name}: precision {p:.2f} recall {r:.2f} "
-                  f"(tp {tp}, fp {fp}, fn {fn}; {len(labels)} pairs) | {g.stats['edges']} edges kept")
+                  f"(tp {tp}, fp {fp}, fn {fn}; {len(labels)} pairs) | {len(kept)} edges kept")
         if judge and keep == default_keep:
             from firefly_eval.generation.judge import apply_judge
 

@@ -6,7 +6,7 @@ import random
 from collections import Counter, defaultdict
 from typing import Any, Callable
 
-from firefly_eval.schema import Plan, ToolSpec, content_hash
+from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 from firefly_eval.generation.graph import ToolGraph
 
 __all__ = ["PATTERNS", "coverage", "sample_plans", "satisfiable"]
@@ -64,7 +64,7 @@ def sample_plans(
     succ: dict[Key, list[Key]] = defaultdict(list)
     pred: dict[Key, list[Key]] = defaultdict(list)
     usable = [e for e in graph.edges if e.confidence >= min_confidence] + (graph.coverage if fill_uncovered else [])
-    by_src: dict[Key, list[Any]] = defaultdict(list)
+    by_src: dict[Key, list[ToolEdge]] = defaultdict(list)
     for e in graph.uncertain:
         if e.kind == "data-flow" and e.src[0] != e.dst[0]:
             by_src[tuple(e.src)].append(e)  # type: ignore[index]
