@@ -1,0 +1,247 @@
+"""Facts of a tool result: what an answer field may hold, and whether a result is an error.
+
+A *fact key* names one value inside a call's result. Two kinds exist:
+
+- generic keys written by :func:`extract_facts` for tools without a card (``"rows"``,
+  ``"[0].name"``, ``"text"``; kept so older datasets replay);
+- card keys, a path into the parsed result with an optional regular expression:
+  ``"week"``, ``"rows[0].city"``, ``"[2]"``, ``"text|re:week (\\d+)"`` (group 1, or the whole
+  match, of the string at the path; ``text`` is the result's whole text).
+
+:func:`fact_value` computes the value of a key from a record (recorded or replayed), so the
+oracle and verification rebuild answers from results, never from the stored answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from firefly_eval.grading import normalize_text
+from firefly_eval.schema import CallRecord, result_text
+
+__all__ = ["Fact", "coerce", "error_reason", "extract_facts", "fact_value", "parse_result", "resolve_key"]
+
+_VOLATILE_KEY = re.compile(r"(time|date|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
+                           r"random|nonce|expires|version|pid|hash|sha|checksum|stamp|_at$)", re.IGNORECASE)
+_UUIDISH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}|[0-9a-f]{32,}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", re.IGNORECASE)
+
+# a result that reads as an error although isError is false (many servers answer failures as text)
+_ERROR_START = re.compile(
+    r"^\W{0,3}(error|errors?:|invalid|unsupported|unknown (tool|command|operation|unit|action|mode)|failed|failure|"
+    r"cannot|can't|could not|couldn't|unable to|not found|no such|no (data|results?|matches?|records?) found|"
+    r"exception|traceback|access denied|permission denied|forbidden|bad request|missing (required )?"
+    r"(argument|parameter|field)|must (be|provide|specify)|please (provide|specify)|required parameter|"
+    r"\[?error\]?|warning:|nothing to|operation failed|not (a valid|supported|allowed|implemented)|"
+    r"no \w+(?: \w+){0,3} (found|in|is|are|available|loaded|open|opened|exists?|matched|to \w+)\b|"
+    r"no (document|presentation|workbook|file|session) )",
+    re.IGNORECASE)
+_ERROR_ANYWHERE = re.compile(
+    r"(traceback \(most recent call last\)|\b\w*(error|exception)\b:|is not a valid|does not exist|doesn't exist|"
+    r"not found|no such (file|table|column|directory|user|order|tool)|not a git repository|unsupported operation|"
+    r"invalid (paragraph|index|argument|value|input|operation|parameter|path|date|format|expression|unit|request|id)|"
+    r"out of range|failed to|unable to|could not|is required|are required|not supported|permission denied|"
+    r"syntax error|parse error|zip file|not allowed|outside (the )?allowed|isError\"?\s*:\s*true)",
+    re.IGNORECASE)
+_ERROR_CJK = re.compile(r"(未找到|找不到|错误|失败|无效|不支持|不存在|异常|无法|没有打开|没有找到|请先|未打开|错誤|エラー|見つかりません)")
+_ERROR_KEYS = ("error", "errors", "error_message", "errorMessage", "err", "exception", "failure")
+
+
+def parse_result(result: dict[str, Any]) -> Any:
+    """Structured content if present, else the text parsed as JSON when it is JSON, else text."""
+    sc = result.get("structuredContent")
+    if sc is not None:
+        if isinstance(sc, dict) and set(sc) == {"result"}:
+            return sc["result"]
+        return sc
+    text = result_text(result).strip()
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _dict_error(data: dict[str, Any]) -> str | None:
+    for k in _ERROR_KEYS:
+        v = data.get(k)
+        if v not in (None, "", [], {}, False):
+            return f"{k} field: {str(v)[:80]}"
+    for k in ("ok", "success", "succeeded"):
+        if data.get(k) is False:
+            return f"{k}: false"
+    if data.get("isError") is True:
+        return "nested isError"
+    status = data.get("status")
+    if isinstance(status, str) and status.lower() in {"error", "failed", "failure", "fail"}:
+        return f"status: {status}"
+    return None
+
+
+def error_reason(result: dict[str, Any], is_error: bool = False) -> str | None:
+    """Why a result is an error (``isError``, an error field, text that reads as an error); None if it is not.
+
+    Failed calls are exploration only: never answer material and never tool coverage.
+    """
+    if is_error or result.get("isError"):
+        return "isError"
+    data = parse_result(result)
+    if isinstance(data, dict):
+        why = _dict_error(data)
+        if why:
+            return why
+        if len(data) == 1:  # {"result": "Error: ..."} / {"message": "not found"}
+            (only,) = data.values()
+            if isinstance(only, str):
+                data = only
+    if isinstance(data, list) and len(data) == 1 and isinstance(data[0], dict):
+        why = _dict_error(data[0])
+        if why:
+            return why
+    text = data if isinstance(data, str) else result_text(result)
+    text = text.strip()
+    if not text:
+        return None
+    first = text.splitlines()[0]
+    if _ERROR_START.search(first):
+        return f"reads as an error: {first[:80]}"
+    if len(text) <= 400 and (_ERROR_ANYWHERE.search(text) or _ERROR_CJK.search(text)):
+        return f"reads as an error: {first[:80]}"
+    return None
+
+
+@dataclass
+class Fact:
+    key: str  # see the module docstring
+    value: Any
+    description: str
+
+
+def coerce(v: Any) -> Any:
+    """A numeric string as a number (``"42"`` -> 42), other values unchanged (strings stripped)."""
+    if isinstance(v, str):
+        s = v.strip()
+        if re.fullmatch(r"-?\d+", s) and len(s) < 16:
+            return int(s)
+        if re.fullmatch(r"-?\d+\.\d+", s) and len(s) < 20:
+            return float(s)
+        return s
+    return v
+
+
+def _ok_value(v: Any) -> bool:
+    if isinstance(v, bool) or v is None:
+        return False
+    if isinstance(v, str):
+        return (1 <= len(v) <= 80 and not _UUIDISH.search(v) and "\n" not in v and v.isprintable()
+                and "\ufffd" not in v)
+    return isinstance(v, (int, float))
+
+
+def _arg_values(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return {x for v in value.values() for x in _arg_values(v)}
+    if isinstance(value, list):
+        return {x for v in value for x in _arg_values(v)}
+    return {normalize_text(str(coerce(value)))}
+
+
+def extract_facts(rec: CallRecord) -> list[Fact]:
+    """Generic facts of a successful result (no card): scalar fields that do not echo the arguments.
+
+    Errors, line counts, first lines and lengths of listings are not facts (they are formatting).
+    """
+    if error_reason(rec.result, rec.is_error):
+        return []
+    echoes = _arg_values(rec.arguments)
+    return [f for f in _raw_facts(rec) if normalize_text(str(f.value)) not in echoes]
+
+
+def _raw_facts(rec: CallRecord) -> list[Fact]:
+    data = parse_result(rec.result)
+    facts: list[Fact] = []
+    if isinstance(data, dict):
+        for k, v in list(data.items())[:20]:
+            if not _VOLATILE_KEY.search(str(k)) and _ok_value(v):
+                facts.append(Fact(str(k), coerce(v), f"the {str(k).replace('_', ' ')}"))
+    elif isinstance(data, list) and data and isinstance(data[0], dict) and len(data) == 1:
+        for k, v in list(data[0].items())[:6]:
+            if not _VOLATILE_KEY.search(str(k)) and _ok_value(v):
+                facts.append(Fact(f"[0].{k}", coerce(v), f"the {str(k).replace('_', ' ')}"))
+    elif isinstance(data, str) and _ok_value(data.strip()) and not _UUIDISH.search(data):
+        facts.append(Fact("text", coerce(data.strip()), "the result"))
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        facts.append(Fact("value", data, "the number"))
+    return facts
+
+
+_STEP = re.compile(r"\.?([^.\[\]]+)|\[(-?\d+)\]")
+
+
+def resolve_key(data: Any, path: str) -> Any:
+    """The value at ``path`` ("a.b[0].c", "[1]", "" for the whole) inside parsed data; None if absent."""
+    cur = data
+    for m in _STEP.finditer(path):
+        name, idx = m.group(1), m.group(2)
+        if idx is not None:
+            if not isinstance(cur, list) or not -len(cur) <= int(idx) < len(cur):
+                return None
+            cur = cur[int(idx)]
+        elif isinstance(cur, dict) and name in cur:
+            cur = cur[name]
+        else:
+            return None
+    return cur
+
+
+def _card_value(rec: CallRecord, key: str) -> Any:
+    path, _, pattern = key.partition("|re:")
+    if path == "text":
+        value: Any = result_text(rec.result).strip()
+    else:
+        value = resolve_key(parse_result(rec.result), path)
+    if pattern:
+        if value is None:
+            return None
+        m = re.search(pattern, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        if not m:
+            return None
+        value = m.group(1) if m.groups() else m.group(0)
+    if isinstance(value, (dict, list)) or value is None:
+        return value
+    return coerce(value)
+
+
+def _legacy_value(data: Any, key: str) -> Any:
+    """Keys of datasets written before cards (line counts, first lines, lengths): read, never written."""
+    m = re.fullmatch(r"len\((.*)\)|len", key)
+    if m:
+        v = resolve_key(data, m.group(1) or "")
+        return len(v) if isinstance(v, list) else None
+    m = re.fullmatch(r"(?:(.+)\.)?(lines|line\[0\])", key)
+    if m:
+        v = resolve_key(data, m.group(1) or "") if m.group(1) else data
+        if not isinstance(v, str):
+            return None
+        lines = [ln.strip() for ln in v.strip().splitlines() if ln.strip()]
+        if m.group(2) == "lines":
+            return len(lines)
+        return coerce(lines[0]) if lines else None
+    return _MISSING
+
+
+_MISSING = object()
+
+
+def fact_value(rec: CallRecord, key: str) -> Any:
+    """The value of one fact key computed from a (recorded or replayed) record; None when it is gone."""
+    for f in _raw_facts(rec):
+        if f.key == key:
+            return f.value
+    legacy = _legacy_value(parse_result(rec.result), key)
+    if legacy is not _MISSING:
+        return legacy
+    return _card_value(rec, key)
