@@ -1,4 +1,4 @@
-"""The ``firefly`` command line (typer + rich)."""
+"""``firefly fleet install`` and ``firefly servers list|check``."""
 
 from __future__ import annotations
 
@@ -6,62 +6,32 @@ import asyncio
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import TextColumn
 from rich.table import Table
 
-from firefly_eval import __version__
+from firefly_eval.cli.common import FleetOpt, console, load_specs, stage_progress
 
-console = Console()
-app = typer.Typer(help="firefly: verified tool-call data from real MCP servers, replayed offline, "
-                       "evaluated with Inspect.", no_args_is_help=True, add_completion=False)
+__all__ = ["fleet_app", "servers_app"]
+
 fleet_app = typer.Typer(help="Install the MCP servers of a fleet into isolated environments.",
                         no_args_is_help=True)
 servers_app = typer.Typer(help="Inspect and health-check the servers of a fleet.", no_args_is_help=True)
-app.add_typer(fleet_app, name="fleet")
-app.add_typer(servers_app, name="servers")
-
-FleetOpt = typer.Option(None, "--fleet", "-f", help="Fleet file (mcpServers JSON). Default: the shipped offline fleet.")
-
-
-def _version(value: bool) -> None:
-    if value:
-        console.print(f"firefly-eval {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Print the version and exit.")) -> None:
-    """firefly: generate, simulate, evaluate."""
-
-
-def _load(fleet: Optional[Path]):
-    from firefly_eval.mcp.config import FleetConfigError, load_fleet
-
-    try:
-        return load_fleet(fleet)
-    except FleetConfigError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(2) from None
 
 
 @fleet_app.command("install")
-def fleet_install(fleet: Optional[Path] = FleetOpt,
+def fleet_install(fleet: Path | None = FleetOpt,
                   workers: int = typer.Option(4, help="Parallel installs."),
-                  only: Optional[list[str]] = typer.Option(None, "--only", help="Install only these servers.")) -> None:
+                  only: list[str] | None = typer.Option(None, "--only", help="Install only these servers.")) -> None:
     """Install every server of the fleet into ./.firefly/fleet (idempotent: a second run does nothing)."""
     from firefly_eval.mcp.install import install_fleet
 
-    specs = _load(fleet)
+    specs = load_specs(fleet)
     if only:
         specs = [s for s in specs if s.name in set(only)]
     t0 = time.perf_counter()
-    with Progress(TextColumn("[bold]install"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.description}"), console=console) as progress:
+    with stage_progress(TextColumn("[bold]install"), TextColumn("{task.description}")) as progress:
         task = progress.add_task("", total=len(specs))
 
         def done(res):
@@ -80,9 +50,9 @@ def fleet_install(fleet: Optional[Path] = FleetOpt,
 
 
 @servers_app.command("list")
-def servers_list(fleet: Optional[Path] = FleetOpt) -> None:
+def servers_list(fleet: Path | None = FleetOpt) -> None:
     """List the servers of a fleet with their pins and flags."""
-    specs = _load(fleet)
+    specs = load_specs(fleet)
     table = Table("server", "package", "license", "stateful", "deterministic", "host code")
     for s in specs:
         table.add_row(s.name, s.pin, s.license, "y" if s.stateful else "n", "y" if s.deterministic else "n",
@@ -92,13 +62,13 @@ def servers_list(fleet: Optional[Path] = FleetOpt) -> None:
 
 
 @servers_app.command("check")
-def servers_check(fleet: Optional[Path] = FleetOpt,
-                  json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
+def servers_check(fleet: Path | None = FleetOpt,
+                  json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON."),
                   timeout: float = typer.Option(60.0, help="Start timeout per server (seconds).")) -> None:
     """Start every server, list its tools, make its harmless sample call; print a table."""
     from firefly_eval.mcp.fleet import Fleet
 
-    specs = _load(fleet)
+    specs = load_specs(fleet)
 
     async def run():
         fl = Fleet(specs, start_timeout=timeout)
@@ -132,17 +102,3 @@ def servers_check(fleet: Optional[Path] = FleetOpt,
                                          "seconds": round(r.seconds, 2), "error": r.error} for r in reports], indent=2))
     if not up:
         raise typer.Exit(1)
-
-
-def _register_subcommands() -> None:
-    # Sub-apps live next to their subsystems; imported lazily so `firefly --help` stays fast.
-    from firefly_eval.cli_ext import register
-
-    register(app)
-
-
-try:
-    _register_subcommands()
-except ImportError as _exc:  # pragma: no cover - only while a subsystem is missing
-    if "cli_ext" not in str(_exc):
-        raise
