@@ -98,6 +98,8 @@ class ServerSpec(_Record):
     version: str | None = None
     constraints: list[str] = Field(default_factory=list, description="extra pins for its isolated env")
     install_env: dict[str, str] = Field(default_factory=dict)
+    secret_env: list[str] = Field(default_factory=list,
+                                  description="env entries whose values are secrets (redacted like ${VAR} values)")
     license: str = "UNKNOWN"
     stateful: bool = False
     deterministic: bool = True

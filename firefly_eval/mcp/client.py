@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import get_default_environment, stdio_client
 
-from firefly_eval.mcp.config import expand, firefly_home, redact
+from firefly_eval.mcp.config import expand, firefly_home, redact, redact_value, secret_values
 from firefly_eval.mcp.launch import wrap
 from firefly_eval.schema import ServerSpec, ToolSpec
 
@@ -154,6 +155,59 @@ def _cap_result(result: dict[str, Any], max_chars: int) -> dict[str, Any]:
     return out
 
 
+class _RedactingStderr:
+    """The server's stderr: a pipe whose lines are redacted before they reach the log file.
+
+    The raw text never touches the disk. The file lives in the sandbox root (``<root>/.stderr/``,
+    removed with the root) or, without a sandbox, in a private temp folder removed on close.
+    """
+
+    def __init__(self, path: Path, secrets: dict[str, str]) -> None:
+        self.path = path
+        self.secrets = secrets
+        self._pending = ""
+        self._lock = threading.Lock()
+        rfd, wfd = os.pipe()
+        self.writer = os.fdopen(wfd, "w")  # given to the server process as its stderr
+        self._thread = threading.Thread(target=self._pump, args=(rfd,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, rfd: int) -> None:
+        hold = max((len(v) for v in self.secrets.values()), default=0)
+        with os.fdopen(rfd, "rb") as src, open(self.path, "a", encoding="utf-8") as dst:
+            while chunk := src.read1(65536):
+                with self._lock:
+                    buf = self._pending + chunk.decode("utf-8", errors="replace")
+                    cut = buf.rfind("\n") + 1  # whole lines; a long unfinished one keeps only its tail back
+                    if not cut and len(buf) > 65536:
+                        cut = len(buf) - hold
+                    done, self._pending = buf[:cut], buf[cut:]
+                    if done:
+                        dst.write(redact(done, self.secrets))
+                        dst.flush()
+            with self._lock:
+                dst.write(redact(self._pending, self.secrets))
+                self._pending = ""
+
+    def tail(self, n: int) -> str:
+        """The last ``n`` characters written so far (the unfinished line included), redacted."""
+        text = self.path.read_text(errors="replace") if self.path.exists() else ""
+        with self._lock:
+            text += redact(self._pending, self.secrets)
+        return text[-n:]
+
+    def close(self) -> None:
+        """Close the parent's copy of the pipe; the pump ends once the server's copy is closed too."""
+        try:
+            self.writer.close()
+        except OSError:
+            pass
+
+    def drain(self, timeout: float) -> None:
+        """Wait (briefly) until the pump has written what a finished server left in the pipe."""
+        self._thread.join(timeout)
+
+
 class ServerConnection:
     """A live stdio MCP server with timeouts, bounded concurrency and restart on crash."""
 
@@ -181,8 +235,10 @@ class ServerConnection:
         self._ready = asyncio.Event()
         self._start_error: BaseException | None = None
         self._lock = asyncio.Lock()
-        self._secrets: list[str] = []
+        self._secrets: dict[str, str] = {}
         self._errlog_path: Path | None = None
+        self._errlog_dir: Path | None = None  # a private temp folder (no sandbox), removed on close
+        self._stderr: _RedactingStderr | None = None
         self.server_version = ""
         self.start_seconds = 0.0
         self.restarts = 0
@@ -192,12 +248,8 @@ class ServerConnection:
         variables = {"SANDBOX": str(self.sandbox) if self.sandbox else tempfile.gettempdir()}
         command, args = resolve_command(self.spec, self.fleet_dir)
         args = [expand(a, variables) for a in args]
-        env = {}
-        for key, value in self.spec.env.items():
-            expanded = expand(value, variables)
-            if value != expanded and "${SANDBOX}" not in value:
-                self._secrets.append(expanded)
-            env[key] = expanded
+        env = {key: expand(value, variables) for key, value in self.spec.env.items()}
+        self._secrets = secret_values(self.spec)
         if self.sandbox is not None:
             # servers that write under ~ or cwd stay inside the sandbox
             # confine what servers write under ~ or the temp dir (math-mcp's cleanup_resources,
@@ -225,17 +277,29 @@ class ServerConnection:
 
     def stderr_tail(self, n: int = 1500) -> str:
         """Last characters the server wrote to stderr, with secrets redacted."""
+        if self._stderr is not None:
+            if not self.alive:
+                self._stderr.drain(0.5)
+            return redact(self._stderr.tail(n), self._secrets)
         if not self._errlog_path or not self._errlog_path.exists():
             return ""
-        text = self._errlog_path.read_text(errors="replace")[-n:]
-        return redact(text, self._secrets)
+        return redact(self._errlog_path.read_text(errors="replace")[-n:], self._secrets)
+
+    def _errlog_file(self) -> Path:
+        """One stderr file per connection (restarts append): in ``<sandbox root>/.stderr/``."""
+        if self._errlog_path is None:
+            if self.sandbox is not None:
+                folder = self.sandbox.parent / ".stderr"
+                folder.mkdir(parents=True, exist_ok=True)
+            else:
+                folder = self._errlog_dir = Path(tempfile.mkdtemp(prefix="firefly-stderr-"))
+            self._errlog_path = folder / f"{self.spec.name}-{os.getpid()}-{id(self):x}.stderr"
+        return self._errlog_path
 
     async def _run(self, params: StdioServerParameters) -> None:
-        fd, path = tempfile.mkstemp(prefix=f"firefly-{self.spec.name}-", suffix=".stderr")
-        os.close(fd)
-        self._errlog_path = Path(path)
+        self._stderr = _RedactingStderr(self._errlog_file(), self._secrets)
         try:
-            with open(path, "w") as errlog:
+            with self._stderr.writer as errlog:
                 async with stdio_client(params, errlog=errlog) as (read, write):
                     async with ClientSession(read, write) as session:
                         init = await session.initialize()
@@ -248,6 +312,7 @@ class ServerConnection:
             self._start_error = exc
         finally:
             self._session = None
+            self._stderr.close()
             self._ready.set()
 
     async def start(self) -> None:
@@ -298,8 +363,16 @@ class ServerConnection:
                 await self._kill()
         self._session = None
         self._runner = None
-        if self._errlog_path and self._errlog_path.exists():
+        if self._errlog_path is not None:
             self._errlog_path.unlink(missing_ok=True)
+            try:
+                self._errlog_path.parent.rmdir()  # the sandbox root's .stderr/, once its last file is gone
+            except OSError:
+                pass
+            self._errlog_path = None
+        if self._errlog_dir is not None:
+            shutil.rmtree(self._errlog_dir, ignore_errors=True)
+            self._errlog_dir = None
 
     async def restart(self) -> None:
         """Kill and start again (used after a crash or a hung call)."""
@@ -356,7 +429,7 @@ class ServerConnection:
                     ToolSpec(
                         server=self.spec.name,
                         name=str(t["name"]),
-                        description=str(t.get("description") or ""),
+                        description=redact(str(t.get("description") or ""), self._secrets),
                         input_schema=normalize_input_schema(t.get("inputSchema")),
                         output_schema=out_schema if isinstance(out_schema, dict) else None,
                         annotations=t.get("annotations") if isinstance(t.get("annotations"), dict) else None,
@@ -381,4 +454,5 @@ class ServerConnection:
         except MCPError as exc:
             return {"content": [{"type": "text", "text": f"MCP error: {redact(str(exc), self._secrets)}"}],
                     "isError": True}
-        return _cap_result(raw, self.max_output_chars)
+        # redacted before anything records it (and before truncation could cut a secret in half)
+        return _cap_result(redact_value(raw, self._secrets), self.max_output_chars)

@@ -7,13 +7,21 @@ constraints, licence and behaviour flags. Placeholders:
 * ``${SANDBOX}``: the per-run sandbox directory (fresh copy of the seed world);
 * ``${VAR}``: any other variable, taken from the environment when the server is *launched*.
   Expanded values are secrets: they never appear in logs, errors or saved files.
+
+Secrets are the values of ``${VAR}`` references (in ``env`` and ``args``), the values of env
+entries listed in ``firefly.secret_env`` and of env entries whose name says secret (``*TOKEN*``,
+``*SECRET*``, ``*PASSWORD*``, ``*API_KEY*``, ...). :func:`redact` replaces each by
+``«redacted:NAME»`` (the variable or env entry name) wherever a server's output is kept.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
+from collections.abc import Iterable, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -24,16 +32,24 @@ from firefly_eval.schema import ServerSpec
 
 __all__ = [
     "FleetConfigError",
+    "HostCodeRefused",
     "default_fleet_path",
     "expand",
     "firefly_home",
     "load_fleet",
     "redact",
+    "redact_value",
+    "referenced_variables",
+    "refuse_host_code",
+    "secret_values",
     "test_fleet_path",
 ]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ENTRY_KEYS = {"command", "args", "env", "firefly", "type", "cwd", "description", "disabled"}
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH", re.I)
+_MIN_SECRET = 4  # shorter values ("1", "on") would redact ordinary text
+_FIREFLY_VARS = {"SANDBOX"}
 
 
 class FleetConfigError(ValueError):
@@ -115,9 +131,103 @@ def expand(value: str, variables: dict[str, str]) -> str:
     return _VAR.sub(sub, value)
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    """Replace every secret value (len >= 4) in ``text`` by ``***``."""
-    for s in sorted(secrets, key=len, reverse=True):
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
+def referenced_variables(specs: Iterable[ServerSpec]) -> dict[str, list[str]]:
+    """``${VAR}`` names (other than firefly's own ``SANDBOX``) referenced by each server, as var -> servers."""
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        for value in [*spec.env.values(), *spec.args]:
+            for name in _VAR.findall(value):
+                if name not in _FIREFLY_VARS and spec.name not in out.setdefault(name, []):
+                    out[name].append(spec.name)
+    return out
+
+
+def secret_values(spec: ServerSpec, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The secrets of one server as name -> value: every ``${VAR}`` it references (set ones only),
+    and the expanded value of each env entry marked secret (``secret_env`` or a secret-looking name)."""
+    environ = os.environ if environ is None else environ
+    out: dict[str, str] = {}
+    for value in [*spec.env.values(), *spec.args]:
+        for name in _VAR.findall(value):
+            if name not in _FIREFLY_VARS and len(environ.get(name, "")) >= _MIN_SECRET:
+                out[name] = environ[name]
+    for key, value in spec.env.items():
+        if key in spec.secret_env or _SECRET_NAME.search(key):
+            if "${SANDBOX}" in value:
+                continue
+            expanded = _VAR.sub(lambda m: environ.get(m.group(1), ""), value)
+            if len(expanded) >= _MIN_SECRET and expanded not in out.values():
+                out[key] = expanded
+    return out
+
+
+def _needles(secrets: Mapping[str, str] | Iterable[str]) -> list[tuple[str, str]]:
+    pairs = secrets.items() if isinstance(secrets, Mapping) else ((None, s) for s in secrets)
+    out = []
+    for name, value in pairs:
+        if not value or len(value) < _MIN_SECRET:
+            continue
+        mark = f"«redacted:{name}»" if name else "«redacted»"
+        out.append((value, mark))
+        escaped = json.dumps(value)[1:-1]  # the value inside a JSON string a server printed
+        if escaped != value:
+            out.append((escaped, mark))
+    return sorted(out, key=lambda p: len(p[0]), reverse=True)
+
+
+def redact(text: str, secrets: Mapping[str, str] | Iterable[str]) -> str:
+    """Replace every secret value (len >= 4) in ``text`` by ``«redacted:NAME»``.
+
+    ``secrets`` maps names to values (see :func:`secret_values`); a plain list gives ``«redacted»``.
+    """
+    for value, mark in _needles(secrets):
+        text = text.replace(value, mark)
     return text
+
+
+def _redact_b64(data: str, secrets: Mapping[str, str]) -> str:
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        return redact(data, secrets)
+    changed = raw
+    for value, mark in _needles(secrets):
+        changed = changed.replace(value.encode(), mark.encode())
+    return base64.b64encode(changed).decode() if changed != raw else data
+
+
+def redact_value(value: Any, secrets: Mapping[str, str]) -> Any:
+    """:func:`redact` applied to every string (and dict key) of a JSON-like value; base64 ``data`` and
+    ``blob`` fields of MCP content blocks are decoded, redacted and re-encoded."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, list):
+        return [redact_value(v, secrets) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if k in ("data", "blob") and isinstance(v, str):
+                out[k] = _redact_b64(v, secrets)
+            else:
+                out[redact(k, secrets) if isinstance(k, str) else k] = redact_value(v, secrets)
+        return out
+    return value
+
+
+class HostCodeRefused(FleetConfigError):
+    """A server that runs code on the host (``firefly.host_code: true``) was asked for where it may not run."""
+
+
+def refuse_host_code(specs: Iterable[ServerSpec], purpose: str, allow: bool = False) -> None:
+    """Raise :class:`HostCodeRefused` naming every ``host_code`` server, unless ``allow``.
+
+    ``purpose`` says who would drive the server (``generate --explorer MODEL``, ``--miss-policy live``):
+    there, a model's or any MCP client's arguments reach a server that evaluates code on this machine.
+    """
+    names = sorted(s.name for s in specs if s.host_code)
+    if names and not allow:
+        raise HostCodeRefused(
+            f"{purpose}: refusing server(s) that run code on this machine (firefly.host_code: true): "
+            f"{', '.join(names)}; remove them from the fleet or pass --allow-host-code")

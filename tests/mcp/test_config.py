@@ -39,4 +39,4 @@ def test_env_expansion_and_redaction(monkeypatch):
     assert expand("${SANDBOX}/db", {"SANDBOX": "/tmp/x"}) == "/tmp/x/db"
     with pytest.raises(FleetConfigError, match="NOPE_VAR"):
         expand("${NOPE_VAR}", {})
-    assert redact("failed with s3cr3t-value", ["s3cr3t-value"]) == "failed with ***"
+    assert redact("failed with s3cr3t-value", {"MY_TOKEN": "s3cr3t-value"}) == "failed with «redacted:MY_TOKEN»"
