@@ -121,9 +121,11 @@ class Fact:
 
 
 def coerce(v: Any) -> Any:
-    """A numeric string as a number (``"42"`` -> 42), other values unchanged (strings stripped)."""
+    """A numeric or boolean string as a number or bool (``"42"`` -> 42), other values unchanged (strings stripped)."""
     if isinstance(v, str):
         s = v.strip()
+        if s.lower() in ("true", "false"):
+            return s.lower() == "true"
         if re.fullmatch(r"-?\d+", s) and len(s) < 16:
             return int(s)
         if re.fullmatch(r"-?\d+\.\d+", s) and len(s) < 20:
