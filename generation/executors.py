@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from pathlib import Path
 from typing import Any, Callable
 
 from firefly_eval.schema import Plan, ServerSpec
@@ -24,15 +23,16 @@ class PlanWorker:
     """Actor body: a fleet under ``/tmp/firefly-world-w<k>``, a PlanProcessor, a private event loop."""
 
     def __init__(self, specs_json: list[dict[str, Any]], cfg_dict: dict[str, Any], worker: int) -> None:
-        from firefly_eval.generation.pipeline import SANDBOX_ROOT, GenerateConfig, PlanProcessor
+        from firefly_eval.generation.pipeline import GenerateConfig, PlanProcessor
         from firefly_eval.mcp.fleet import Fleet
+        from firefly_eval.sandbox import SANDBOX_ROOT, process_root
 
         specs = [ServerSpec.model_validate(s) for s in specs_json]
         cfg = GenerateConfig(**cfg_dict)
-        root = Path(f"{SANDBOX_ROOT}-w{worker}-{os.getpid()}")  # unique per actor process
+        root = process_root(worker)  # unique per actor process
         root.mkdir(parents=True, exist_ok=True)
         self.loop = asyncio.new_event_loop()
-        self.fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout)
+        self.fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, canonical_root=SANDBOX_ROOT)
         self.loop.run_until_complete(self.fleet.start())
         self.proc = PlanProcessor(self.fleet, specs, cfg, root)
 

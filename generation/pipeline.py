@@ -29,19 +29,18 @@ from firefly_eval.generation.dataset import build_dataset
 from firefly_eval.generation.explore import explore_plan
 from firefly_eval.generation.graph import build_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
-from firefly_eval.generation.relocate import relocate_exploration, relocate_value
+from firefly_eval.generation.relocate import relocate_exploration
 from firefly_eval.generation.sampling import coverage, sample_plans
 from firefly_eval.generation.synthesize import extract_facts, synthesize_task
 from firefly_eval.generation.values import ValueBank
 from firefly_eval.generation.verify import Verifier
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.mutation import is_mutating
+from firefly_eval.sandbox import SANDBOX_ROOT, process_root, remove_stale_roots
 from firefly_eval.schema import CallRecord, Plan, ServerSpec, Task, ToolSpec
 from firefly_eval.world import WORLD_VERSION
 
 __all__ = ["GenerateConfig", "generate"]
-
-SANDBOX_ROOT = Path("/tmp/firefly-world")
 
 
 @dataclass
@@ -60,35 +59,16 @@ class GenerateConfig:
     judge: str | None = None  # Inspect model rating kept tasks on the paper's five criteria (optional)
 
 
-def remove_stale_roots(base: Path = SANDBOX_ROOT) -> list[Path]:
-    """Delete sandbox roots (``<base>-<pid>``, ``<base>-w<k>-<pid>``) of processes that no longer
-    exist: a generate killed with -9 cannot clean up after itself."""
-    removed = []
-    for path in base.parent.glob(f"{base.name}-*"):
-        pid = path.name.rsplit("-", 1)[-1]
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-        except PermissionError:  # someone else's live process
-            pass
-    return removed
-
-
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
 
 
-async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet, canonical: str = "",
-                           root: str = "") -> set[str]:
+async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet) -> set[str]:
     """Re-run the answer's source calls (read-only ones) and report the fields that changed.
 
-    Records are in canonical paths; calls go out with this worker's root (``root``).
+    Records are in canonical paths; ``Fleet.replay`` sends them with this worker's root.
     """
     by_id = {c.id: c for c in calls}
     out: set[str] = set()
@@ -103,11 +83,10 @@ async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet, ca
         # a fresh copy of the sandbox first: what a new episode would see (file times, ...)
         fleet.refresh_files(rec.server)
         try:
-            again = await fleet.call(rec.server, rec.tool, relocate_value(rec.arguments, canonical, root))
+            again = await fleet.replay(rec.server, rec.tool, rec.arguments)
         except Exception:  # noqa: BLE001 - a failing re-probe makes the field untrustworthy
             out.add(name)
             continue
-        again = again.model_copy(update={"result": relocate_value(again.result, root, canonical)})
         new = {f.key: f.value for f in extract_facts(again)}
         if new.get(src["key"]) != task.answer[name]:
             out.add(name)
@@ -138,8 +117,7 @@ class PlanProcessor:
         self.fleet = fleet
         self.cfg = cfg
         self.root = str(sandbox_root)
-        self.canonical = str(SANDBOX_ROOT)
-        fleet.path_alias = (self.root, self.canonical)
+        self.canonical = fleet.canonical_root
         self.sandbox_of = {s.name: str(sandbox_root / s.name) for s in specs}
         self.stateful = {s.name for s in specs if s.stateful}
         self.known_values = {s.name: s.explore_values for s in specs if s.explore_values}
@@ -182,7 +160,7 @@ class PlanProcessor:
             task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov)
         self.timing["explore"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        volatile = await _volatile_fields(task, exp.calls, fleet, self.canonical, self.root) if task else set()
+        volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
         verifier = Verifier(self.stateful, tools=fleet.tools)
         kept = verifier.check(task, exp.calls, volatile)
         if kept is not None and cfg.judge:
@@ -237,9 +215,9 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     # a sandbox root of this process's own: concurrent runs on one machine must not share server state;
     # records are relocated to the canonical SANDBOX_ROOT, so datasets do not depend on it
     remove_stale_roots()
-    root = Path(f"{SANDBOX_ROOT}-{os.getpid()}")
+    root = process_root()
     root.mkdir(parents=True, exist_ok=True)
-    fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name)
+    fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name, canonical_root=SANDBOX_ROOT)
     try:
         plans, graph_stats = await _prepare(run, fleet, cfg, progress)
         done = {p.stem for p in shards.glob("*.json")}

@@ -3,6 +3,9 @@
 Every stateful server gets its own copy of the seed world (``sandbox_root/<server>``), so
 resetting one server's state never disturbs another's open files. ``reset_episode`` restores
 only the servers whose state an episode changed (or whose state lives in process memory).
+With a ``canonical_root`` (see ``firefly_eval.sandbox``) the fleet maps paths between its own
+root and the canonical one: history keys are computed on canonical arguments, and ``replay``
+sends recorded (canonical) arguments and returns a canonical record.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 from firefly_eval.mcp.client import ServerConnection, ServerError
 from firefly_eval.mutation import HistoryTracker
-from firefly_eval.relocate import relocate_value
+from firefly_eval.sandbox import relocate_record, relocate_value
 from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
 from firefly_eval.world import build_world, fresh_sandbox, restore_sandbox
 
@@ -46,6 +49,7 @@ class Fleet:
         start_timeout: float = 60.0,
         max_concurrency: int = 4,
         run_id: str = "",
+        canonical_root: Path | None = None,
     ) -> None:
         self.specs = {s.name: s for s in specs}
         self._own_root = sandbox_root is None
@@ -65,9 +69,9 @@ class Fleet:
         self.history = HistoryTracker({s.name for s in specs if s.stateful})
         self.failed: dict[str, str] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
-        # (this fleet's sandbox root, canonical root): history keys are computed on canonical
-        # arguments, so they match across workers whose sandboxes live in different folders
-        self.path_alias: tuple[str, str] | None = None
+        # the root records are written in (None: this fleet's own); history keys are computed on
+        # canonical arguments, so they match across workers whose sandboxes live in different folders
+        self.canonical_root = str(canonical_root) if canonical_root is not None else str(self.sandbox_root)
 
     async def start(self, parallel: int = 6) -> list[StartReport]:
         """Start every server and list its tools; failures are reported, the others go on."""
@@ -107,15 +111,29 @@ class Fleet:
         latency = (time.perf_counter() - t0) * 1000
         is_error = bool(result.get("isError"))
         ann = self.tools.get((server, tool)).annotations if (server, tool) in self.tools else None
-        observed = arguments
-        if self.path_alias and self.path_alias[0] != self.path_alias[1]:
-            observed = relocate_value(arguments, *self.path_alias)
-        self.history.observe(server, tool, observed, is_error, ann)
+        self.history.observe(server, tool, self.to_canonical(arguments), is_error, ann)
         return CallRecord(
             server=server, tool=tool, arguments=arguments, result=result, is_error=is_error,
             latency_ms=round(latency, 3), server_version=f"{spec.pin}|{conn.server_version}",
             history_key=history_key, run_id=self.run_id,
         )
+
+    def to_canonical(self, value: Any) -> Any:
+        """``value`` with this fleet's sandbox root replaced by the canonical root."""
+        return relocate_value(value, str(self.sandbox_root), self.canonical_root)
+
+    def to_live(self, value: Any) -> Any:
+        """``value`` with the canonical root replaced by this fleet's sandbox root."""
+        return relocate_value(value, self.canonical_root, str(self.sandbox_root))
+
+    async def replay(self, server: str, tool: str, arguments: dict[str, Any]) -> CallRecord:
+        """Call a tool with recorded (canonical) arguments; the record comes back in canonical paths.
+
+        The live re-probes (volatile answer fields, drift, the simulator's live miss policy) go through
+        here, so a recorded path reaches the server as a path of its own sandbox.
+        """
+        rec = await self.call(server, tool, self.to_live(arguments))
+        return relocate_record(rec, str(self.sandbox_root), self.canonical_root)
 
     async def reset_episode(self, servers: set[str] | None = None) -> None:
         """Give the next episode fresh state on the servers it will use (all when None).

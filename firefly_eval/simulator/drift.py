@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from firefly_eval.mcp.fleet import Fleet
-from firefly_eval.relocate import relocate_value
+from firefly_eval.sandbox import SANDBOX_ROOT
 from firefly_eval.schema import CallRecord, ServerSpec, canonical_json
 from firefly_eval.simulator.index import CallIndex
 from firefly_eval.simulator.simulator import Simulator
@@ -53,11 +53,9 @@ async def drift_report(records: list[CallRecord], specs: list[ServerSpec], n: in
     sample = rng.sample(pool, min(n, len(pool)))
     sim = Simulator(CallIndex(records), tiers=frozenset({"exact"}))
     # records hold canonical sandbox paths; this probe's servers run under their own root
-    from firefly_eval.generation.pipeline import SANDBOX_ROOT
-
     root = Path(tempfile.mkdtemp(prefix="firefly-drift-"))
-    canonical = str(SANDBOX_ROOT)
-    fleet = Fleet([by_name[s] for s in sorted({r.server for r in sample})], sandbox_root=root)
+    fleet = Fleet([by_name[s] for s in sorted({r.server for r in sample})], sandbox_root=root,
+                  canonical_root=SANDBOX_ROOT)
     try:
         await fleet.start()
         changed: dict[str, list[str]] = {}
@@ -70,8 +68,7 @@ async def drift_report(records: list[CallRecord], specs: list[ServerSpec], n: in
                 continue
             await fleet.reset_episode({r.server})
             try:
-                rec = await fleet.call(r.server, r.tool, relocate_value(r.arguments, canonical, str(root)))
-                live.append(rec.model_copy(update={"result": relocate_value(rec.result, str(root), canonical)}))
+                live.append(await fleet.replay(r.server, r.tool, r.arguments))
             except Exception:  # noqa: BLE001 - a dead server counts as drift
                 live.append(None)
         live_s = time.perf_counter() - t0
