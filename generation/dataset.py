@@ -1,4 +1,8 @@
-"""Dataset build: train/test split by tool combination, Parquet files, dataset card, report."""
+"""Dataset build: train/test split by tool combination, Parquet files, dataset card, report.
+
+The row codec and the reader (``task_to_row``, ``load_tasks``) are the core's
+(``firefly_eval.dataset_format``); this module writes datasets.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable
 
+from firefly_eval.dataset_format import load_tasks, record_to_row, task_to_row
 from firefly_eval.schema import CallRecord, Task, ToolSpec
-from firefly_eval.simulator.records import record_to_row
 
-__all__ = ["build_dataset", "load_tasks", "ngram_overlap", "task_from_row", "task_to_row"]
-
-_JSON_FIELDS = ("answer_schema", "answer", "reference_arguments", "dag", "provenance", "quality")
-
-
-def task_to_row(t: Task) -> dict[str, Any]:
-    d = t.model_dump(mode="json")
-    for k in _JSON_FIELDS:
-        d[k] = json.dumps(d[k], ensure_ascii=False, sort_keys=True)
-    d["tools"] = [list(x) for x in t.tools]
-    return d
-
-
-def task_from_row(row: dict[str, Any]) -> Task:
-    row = dict(row)
-    for k in _JSON_FIELDS:
-        if isinstance(row.get(k), str):
-            row[k] = json.loads(row[k])
-    row["tools"] = [tuple(x) for x in row.get("tools", [])]
-    return Task.model_validate(row)
+__all__ = ["build_dataset", "export_split", "near_duplicate_share", "ngram_overlap"]
 
 
 def _split_of(task: Task, test_share: float, salt: str) -> str:
@@ -195,19 +180,3 @@ def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = N
                          filter_counts=report.get("filters"), extra={"source_split": split,
                                                                      "source_counts": report["counts"]})
 
-
-def load_tasks(source: str | Path, split: str = "test") -> list[Task]:
-    """Tasks of a split from a dataset folder (Hub layout) or a Hub id."""
-    path = Path(source)
-    if path.exists():
-        import pyarrow.parquet as pq
-
-        files = sorted((path / "data").glob(f"{split}-*.parquet"))
-        if not files:
-            raise FileNotFoundError(f"{path}: no data/{split}-*.parquet (splits: "
-                                    f"{sorted({f.name.split('-')[0] for f in (path / 'data').glob('*.parquet')})})")
-        return [task_from_row(r) for f in files for r in pq.read_table(f).to_pylist()]
-    from datasets import load_dataset
-
-    ds = load_dataset(str(source), split=split)
-    return [task_from_row(r) for r in ds]

@@ -4,7 +4,8 @@ Plans are dispatched one at a time per actor; the driver writes each finished pl
 atomically (the same run-directory contract as the local executor), so a killed driver resumes
 like a local run. A worker that dies mid-plan is restarted by Ray (``max_restarts``) and its
 plan is sent again; plans are only ever recorded once, from the first complete result.
-Ray is imported only here, only when ``--executor ray`` is asked for.
+Ray is imported only here, only when ``--executor ray`` is asked for. The plan processor is handed
+in by the pipeline (``make_processor``): this module does not import the pipeline, which imports it.
 """
 
 from __future__ import annotations
@@ -20,21 +21,24 @@ __all__ = ["PlanWorker", "run_on_ray"]
 
 
 class PlanWorker:
-    """Actor body: a fleet under ``/tmp/firefly-world-w<k>``, a PlanProcessor, a private event loop."""
+    """Actor body: a fleet under ``/tmp/firefly-world-w<k>-<pid>``, a plan processor, a private event loop.
 
-    def __init__(self, specs_json: list[dict[str, Any]], cfg_dict: dict[str, Any], worker: int) -> None:
-        from firefly_eval.generation.pipeline import GenerateConfig, PlanProcessor
+    ``make_processor(fleet, specs, cfg, sandbox_root)`` builds the processor (the pipeline's
+    ``PlanProcessor``); ``cfg`` is the run's config with ``executor="local"``.
+    """
+
+    def __init__(self, specs_json: list[dict[str, Any]], cfg: Any, worker: int,
+                 make_processor: Callable[..., Any]) -> None:
         from firefly_eval.mcp.fleet import Fleet
         from firefly_eval.sandbox import SANDBOX_ROOT, process_root
 
         specs = [ServerSpec.model_validate(s) for s in specs_json]
-        cfg = GenerateConfig(**cfg_dict)
         root = process_root(worker)  # unique per actor process
         root.mkdir(parents=True, exist_ok=True)
         self.loop = asyncio.new_event_loop()
         self.fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, canonical_root=SANDBOX_ROOT)
         self.loop.run_until_complete(self.fleet.start())
-        self.proc = PlanProcessor(self.fleet, specs, cfg, root)
+        self.proc = make_processor(self.fleet, specs, cfg, root)
 
     def pid(self) -> int:
         return os.getpid()
@@ -68,8 +72,12 @@ def _wait_restarted(ray: Any, worker: Any, timeout: float = 300) -> None:
 
 
 def run_on_ray(plans: list[Plan], specs: list[ServerSpec], cfg: Any, write: Callable[[dict[str, Any]], None],
-               on_workers: Callable[[list[Any]], None] | None = None) -> dict[str, Any]:
-    """Run ``plans`` on ``cfg.workers`` Ray actors; ``write`` is called once per finished plan."""
+               on_workers: Callable[[list[Any]], None] | None = None, *,
+               make_processor: Callable[..., Any]) -> dict[str, Any]:
+    """Run ``plans`` on ``cfg.workers`` Ray actors; ``write`` is called once per finished plan.
+
+    ``make_processor`` builds each actor's plan processor (see ``PlanWorker``).
+    """
     import dataclasses
 
     import ray
@@ -81,9 +89,9 @@ def run_on_ray(plans: list[Plan], specs: list[ServerSpec], cfg: Any, write: Call
             ray.init(num_cpus=max(2, cfg.workers), include_dashboard=False, ignore_reinit_error=True,
                      log_to_driver=False)
     remote = ray.remote(max_restarts=3, max_task_retries=0, num_cpus=1)(PlanWorker)
-    cfg_dict = {**dataclasses.asdict(cfg), "executor": "local"}
+    worker_cfg = dataclasses.replace(cfg, executor="local")
     specs_json = [s.model_dump(mode="json") for s in specs]
-    workers = [remote.remote(specs_json, cfg_dict, k) for k in range(max(1, cfg.workers))]
+    workers = [remote.remote(specs_json, worker_cfg, k, make_processor) for k in range(max(1, cfg.workers))]
     if on_workers:
         on_workers(workers)
     queue = list(plans)

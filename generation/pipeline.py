@@ -20,18 +20,20 @@ import os
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from firefly_eval import __version__
 from firefly_eval.generation.dataset import build_dataset
+from firefly_eval.generation.executors import run_on_ray
 from firefly_eval.generation.explore import explore_plan
 from firefly_eval.generation.graph import build_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.relocate import relocate_exploration
 from firefly_eval.generation.sampling import coverage, sample_plans
-from firefly_eval.generation.synthesize import extract_facts, synthesize_task
+from firefly_eval.cards import load_cards
+from firefly_eval.generation.synthesize import SynthesisDrop, fact_value, synthesize_task
 from firefly_eval.generation.values import ValueBank
 from firefly_eval.generation.verify import Verifier
 from firefly_eval.mcp.fleet import Fleet
@@ -57,6 +59,8 @@ class GenerateConfig:
     ray_address: str | None = None  # None: start a local Ray instance; "auto" or "ray://host:10001"
     synthesizer: str | None = None  # Inspect model name; None = template synthesizer
     judge: str | None = None  # Inspect model rating kept tasks on the paper's five criteria (optional)
+    cards_dirs: list[str] = field(default_factory=list)  # extra tool-card folders (firefly fleet cards --out)
+    max_server_share: float = 0.15  # no server in more than this share of the kept tasks
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -87,8 +91,7 @@ async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet) ->
         except Exception:  # noqa: BLE001 - a failing re-probe makes the field untrustworthy
             out.add(name)
             continue
-        new = {f.key: f.value for f in extract_facts(again)}
-        if new.get(src["key"]) != task.answer[name]:
+        if fact_value(again, src["key"]) != task.answer[name]:
             out.add(name)
     return out
 
@@ -120,6 +123,7 @@ class PlanProcessor:
         self.canonical = fleet.canonical_root
         self.sandbox_of = {s.name: str(sandbox_root / s.name) for s in specs}
         self.stateful = {s.name for s in specs if s.stateful}
+        self.cards = load_cards(cfg.cards_dirs)
         self.known_values = {s.name: s.explore_values for s in specs if s.explore_values}
         self.provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION,
                            "explorer": cfg.explorer or "schema-guided", "package_version": __version__}
@@ -149,20 +153,37 @@ class PlanProcessor:
             # a value bank per plan: a plan's exploration depends on nothing but the plan and the seed world,
             # so results do not depend on which worker ran which plans before it
             bank = ValueBank(self.sandbox_of, self.known_values)
-            exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs)
+            exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs, cards=self.cards)
         exp = relocate_exploration(exp, self.root, self.canonical)
         prov = {**self.provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        if cfg.synthesizer:
-            task = await synthesize_task_llm(exp, fleet.tools, cfg.synthesizer, seed=cfg.seed, provenance=prov,
-                                             stats=self.llm_stats)
-        else:
-            task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov)
+        card_options = {"cards": self.cards, "stateful_servers": self.stateful}
+        verifier = Verifier(self.stateful, tools=fleet.tools, cards=self.cards)
+        try:
+            if cfg.synthesizer:
+                task = await synthesize_task_llm(exp, fleet.tools, cfg.synthesizer, seed=cfg.seed, provenance=prov,
+                                                 stats=self.llm_stats, **card_options)
+            else:
+                task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov, **card_options)
+        except SynthesisDrop as drop:
+            task = None
+            verifier.counts[drop.reason] += 1
         self.timing["explore"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
-        verifier = Verifier(self.stateful, tools=fleet.tools)
-        kept = verifier.check(task, exp.calls, volatile)
+        volatile = await _volatile_fields(task, exp.calls, fleet, self.canonical, self.root) if task else set()
+        if task is not None and volatile and not cfg.synthesizer:
+            # write the question again without the facts that change between runs
+            sources = task.provenance["answer_sources"]
+            exclude = {(sources[n]["call"], sources[n]["key"]) for n in volatile}
+            verifier.counts["fields_removed_volatile"] += len(volatile)
+            try:
+                task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov, exclude=exclude,
+                                       **card_options)
+                volatile = await _volatile_fields(task, exp.calls, fleet, self.canonical, self.root)
+            except SynthesisDrop:
+                task = None
+                verifier.counts["dropped_volatile"] += 1
+        kept = verifier.check(task, exp.calls, volatile) if task is not None else None
         if kept is not None and cfg.judge:
             from firefly_eval.generation.quality import judge_task
 
@@ -175,6 +196,8 @@ class PlanProcessor:
                 verifier.counts["dropped_judge"] += 1
                 kept = None
         reason = next((k for k in verifier.counts if k.startswith("dropped")), "")
+        if task is None and not reason:
+            reason = "dropped_no_task"
         if not exp.ok_steps:
             reason = "dropped_all_calls_failed"
         elif len(exp.ok_steps) < 2 and not kept:
@@ -182,7 +205,7 @@ class PlanProcessor:
         self.timing["verify"] += time.perf_counter() - t0
         return {"plan": plan.id, "calls": [c.model_dump(mode="json") for c in exp.calls],
                 "task": kept.model_dump(mode="json") if kept else None, "reason": reason,
-                "counts": dict(verifier.counts), "infra_errors": exp.infra_errors}
+                "counts": dict(verifier.counts), "infra_errors": exp.infra_errors, "why": verifier.reasons[:3]}
 
 
 async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Callable[[str, int, int], None]):
@@ -197,6 +220,7 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
         graph_stats = json.loads((run / "graph.json").read_text())["stats"]
     else:
         skip = {(s.name, t) for s in fleet.specs.values() for t in s.explore_skip}
+        skip |= {k for k, c in load_cards(cfg.cards_dirs).items() if c.use == "never"}  # chatter, env, random
         graph = build_graph([t for t in tools if t.key not in skip])
         graph_stats = graph.stats
         plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
@@ -234,10 +258,8 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             progress("plans", 1, -1)
 
         if cfg.executor == "ray":
-            from firefly_eval.generation.executors import run_on_ray
-
             await fleet.close()  # the driver only needed the tool list; workers own their fleets
-            extra = run_on_ray(todo, specs, cfg, write)
+            extra = run_on_ray(todo, specs, cfg, write, make_processor=PlanProcessor)
             servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
             timing, llm = extra.get("timing", {}), extra.get("llm", {})
         else:
@@ -290,18 +312,16 @@ def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list
 
 
 def cap_server_share(tasks: list[Task], share: float) -> tuple[list[Task], int]:
-    """Drop the latest tasks of any server used by more than ``share`` of the tasks (iterated to a fixpoint)."""
-    kept = list(tasks)
-    while kept:
-        per_server = Counter(s for t in kept for s in t.servers)
-        limit = max(1, int(share * len(kept)))
-        over = {s for s, c in per_server.items() if c > limit}
-        if not over:
-            break
-        # drop one task of the most over-represented server, the last one in a stable order
-        worst = max(over, key=lambda s: (per_server[s], s))
-        idx = max(i for i, t in enumerate(kept) if worst in t.servers)
-        del kept[idx]
+    """Keep at most ``share`` of the tasks per server, the limit computed once from the total
+    (at least 1); a server's later tasks over its limit are dropped."""
+    limit = max(1, int(share * len(tasks) + 0.5))
+    per_server: Counter[str] = Counter()
+    kept = []
+    for t in tasks:
+        if any(per_server[s] >= limit for s in t.servers):
+            continue
+        per_server.update(t.servers)
+        kept.append(t)
     return kept, len(tasks) - len(kept)
 
 
@@ -316,7 +336,7 @@ def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
         raise RuntimeError(f"{run}: another `firefly generate` is running on this run directory") from None
     _load_or_write_config(run, cfg)
     summary = asyncio.run(_run(run, specs, cfg, progress))
-    tasks, calls, counts = collect(run)
+    tasks, calls, counts = collect(run, cfg.max_server_share)
     tools = [ToolSpec.model_validate(t) for t in json.loads((run / "tools.json").read_text())]
     all_tools = {t.key for t in tools}
     used = {tuple(x) for t in tasks for x in t.tools}

@@ -10,7 +10,7 @@ from typing import Any
 
 from inspect_ai.dataset import MemoryDataset, Sample
 
-from firefly_eval.generation.dataset import load_tasks
+from firefly_eval.dataset_format import load_tasks
 from firefly_eval.grading import required_fields
 from firefly_eval.schema import Task, ToolSpec
 from firefly_eval.simulator import CallIndex, read_records

@@ -1,6 +1,7 @@
 from datasets import load_dataset
 
-from firefly_eval.generation.dataset import build_dataset, load_tasks, near_duplicate_share, ngram_overlap
+from firefly_eval.dataset_format import load_tasks
+from firefly_eval.generation.dataset import build_dataset, near_duplicate_share, ngram_overlap
 from firefly_eval.schema import CallRecord, Task
 
 

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from firefly_eval.generation.dataset import load_tasks  # noqa: E402
+from firefly_eval.dataset_format import load_tasks  # noqa: E402
 from firefly_eval.generation.pipeline import GenerateConfig, generate  # noqa: E402
 from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path  # noqa: E402
 
