@@ -52,4 +52,5 @@ def test_secrets_are_refused_before_anything_is_pushed(tmp_path, monkeypatch):
     fleet.write_text('{"mcpServers": {"db": {"command": "x", "env": {"PW": "${LUMEN_DB_PASSWORD}"}}}}')
     (folder / "leak.json").write_text('{"dsn": "postgres://u:pw-0123456789@h"}')
     found = find_secrets(folder, fleet)
-    assert found == ["leak.json: value of ${LUMEN_DB_PASSWORD} of server db"]
+    assert found == ["leak.json column dsn: value of ${LUMEN_DB_PASSWORD} of server db",
+                     "leak.json column dsn: Basic Auth Credentials"]
