@@ -1,8 +1,12 @@
 """Inspect model providers: ``firefly/oracle`` and ``firefly/baseline``.
 
-* ``firefly/oracle`` replays the gold reference calls of the sample (found by its question)
-  and then submits the gold answer. On a verified set it must score 100%: it is the
-  harness's own end-to-end check (simulator, tool wiring, submit validation, scorer).
+* ``firefly/oracle`` makes the gold reference calls of the sample (found by its question)
+  through the harness's simulator, then builds its answer from the *replayed* results (each
+  field from its answer source, :func:`firefly_eval.simulator.replay.answer_from_calls`) and
+  submits it. Any replay problem (a reference call answered by another tier, a different
+  record, a lost fact) means no submission: the sample fails. On a verified set it must
+  score 100%: it is the harness's own end-to-end check (simulator, tool wiring, submit
+  validation, scorer).
 * ``firefly/baseline`` is a non-LLM floor: it calls the tools the question names with the
   arguments the question spells out, then fills each answer field from the last results
   (numbers for numeric fields, the first line for strings).
@@ -28,6 +32,8 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
 from firefly_eval.agent_tools import SUBMIT, exposed_name
+from firefly_eval.simulator.replay import answer_from_calls
+from firefly_eval.simulator.simulator import current_episode
 
 __all__ = ["FireflyModelAPI"]
 
@@ -41,6 +47,27 @@ def _question(messages: list[ChatMessage]) -> str:
         if isinstance(m, ChatMessageUser):
             return m.text
     return ""
+
+
+def _replayed_calls(messages: list[ChatMessage], task: Any) -> list[dict[str, Any]]:
+    """The calls this sample made and what the simulator answered.
+
+    From the harness's simulator episode when the agent loop runs one (full results, tiers);
+    otherwise (another solver) from the tool messages, as text results without tiers.
+    """
+    episode = current_episode.get()
+    if episode is not None:
+        return list(episode.calls)
+    refs = iter(task.reference_arguments)
+    calls = []
+    for m in messages:
+        if isinstance(m, ChatMessageTool) and m.function != SUBMIT:
+            ref = next(refs, None)
+            if ref is None:
+                break
+            calls.append({**ref, "answer": {"content": [{"type": "text", "text": m.text}],
+                                            "isError": m.error is not None}})
+    return calls
 
 
 def _output(model: str, calls: list[ToolCall] | None, text: str = "") -> ModelOutput:
@@ -83,7 +110,11 @@ class FireflyModelAPI(ModelAPI):
             call = ToolCall(id=f"oracle-{turn}", function=exposed_name(ref["server"], ref["tool"]),
                             arguments=ref["arguments"])
             return _output("oracle", [call])
-        return _output("oracle", [ToolCall(id=f"oracle-{turn}", function=SUBMIT, arguments=dict(task.answer))])
+        answer, problems = answer_from_calls(task, _replayed_calls(input, task))
+        if problems:
+            return _output("oracle", None, "firefly/oracle: the replay does not reproduce the task: "
+                                           + "; ".join(problems))
+        return _output("oracle", [ToolCall(id=f"oracle-{turn}", function=SUBMIT, arguments=answer)])
 
     def _baseline(self, input: list[ChatMessage], tools: list[ToolInfo], turn: int) -> ModelOutput:
         q = _question(input)

@@ -1,4 +1,11 @@
-"""Index of recorded calls: exact map on canonical arguments and a type-aware fuzzy index."""
+"""Index of recorded calls: exact map on canonical arguments and an argument-aware fuzzy index.
+
+Fuzzy lookup is argument-aware (see :mod:`firefly_eval.simulator.sensitivity`): a candidate
+must agree on every exact parameter (numbers, enums, ids, paths, dates ...) after
+canonicalisation and default filling; only its free-text parameters may differ, and the score
+is their similarity. Candidates that differ in an exact parameter are only offered by
+:meth:`CallIndex.nearest` (for an adapter or a retrieval prompt), never as a fuzzy hit.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import Any, Iterable
 from rapidfuzz import fuzz, process
 
 from firefly_eval.schema import CallRecord, canonical_json, canonicalize
+from firefly_eval.simulator.sensitivity import ToolPolicy, normalize_text, text_similarity
 
 __all__ = ["CallIndex", "Match", "argument_similarity", "flatten_arguments"]
 
@@ -31,60 +39,110 @@ def flatten_arguments(arguments: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _value_similarity(a: Any, b: Any, enum: bool) -> float:
-    if isinstance(a, bool) or isinstance(b, bool) or enum:
+def _value_similarity(a: Any, b: Any) -> float:
+    """Closeness of two differing exact values (ranks neighbours for an adapter; never a hit)."""
+    if isinstance(a, bool) or isinstance(b, bool):
         return 100.0 if a == b else 0.0
     if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         denom = max(abs(a), abs(b), 1e-9)
         return max(0.0, 100.0 * (1.0 - abs(a - b) / denom))
     if isinstance(a, str) and isinstance(b, str):
         return float(fuzz.ratio(a, b))
-    if isinstance(a, dict) and isinstance(b, dict):
-        return argument_similarity(a, b, {})
-    if isinstance(a, list) and isinstance(b, list):
-        return float(fuzz.token_sort_ratio(canonical_json(a), canonical_json(b)))
-    return 0.0
+    return float(fuzz.token_sort_ratio(canonical_json(a), canonical_json(b)))
 
 
-def argument_similarity(query: dict[str, Any], recorded: dict[str, Any], enums: dict[str, bool]) -> float:
-    """0-100: mean per-key similarity over the union of keys; enum/boolean keys must match exactly."""
+def argument_similarity(query: dict[str, Any], recorded: dict[str, Any], policy: ToolPolicy | None = None
+                        ) -> tuple[float, tuple[str, ...]]:
+    """(0-100 mean per-key similarity over the union of keys, exact parameters that differ).
+
+    Both argument dicts should be normalised by the policy first. A key missing on one side
+    scores 0 and, for an exact parameter, counts as differing.
+    """
+    policy = policy or ToolPolicy()
     keys = set(query) | set(recorded)
     if not keys:
-        return 100.0
+        return 100.0, ()
     total = 0.0
-    for k in keys:
-        if k not in query or k not in recorded:
-            continue  # a missing key scores 0
-        sim = _value_similarity(query[k], recorded[k], enums.get(k, False))
-        if enums.get(k, False) and sim < 100.0:
-            return 0.0
-        total += sim
-    return total / len(keys)
+    differs: list[str] = []
+    for k in sorted(keys):
+        a, b = query.get(k, _ABSENT), recorded.get(k, _ABSENT)
+        kind = policy.kind(k, a if a is not _ABSENT else b)
+        if a is _ABSENT or b is _ABSENT:
+            if kind == "exact":
+                differs.append(k)
+            continue
+        if kind == "text":
+            total += text_similarity(a, b)
+        elif canonical_json(a) == canonical_json(b):
+            total += 100.0
+        else:
+            differs.append(k)
+            total += _value_similarity(a, b)
+    return total / len(keys), tuple(differs)
+
+
+_ABSENT = object()
 
 
 @dataclass
 class Match:
+    """A recorded neighbour; ``differs`` names the exact parameters it disagrees on."""
+
     record: CallRecord
     score: float
+    differs: tuple[str, ...] = ()
+
+
+class _Prepared:
+    """A bucket's records grouped by their exact parameters, under one tool policy."""
+
+    __slots__ = ("exact", "groups", "policy", "texts")
+
+    def __init__(self, policy: ToolPolicy) -> None:
+        self.policy = policy
+        self.exact: dict[tuple[str, str], int] = {}  # (history, normalised args) -> position
+        self.groups: dict[tuple[str, str], list[int]] = {}  # (history, exact-parameter signature) -> positions
+        self.texts: dict[int, tuple[dict[str, Any], str]] = {}  # position -> (text params, joined normalised)
+
+    def add(self, pos: int, record: CallRecord) -> None:
+        norm = self.policy.normalize(record.arguments)
+        self.exact.setdefault((record.history_key, canonical_json(norm)), pos)
+        sig, text = self.policy.split(norm)
+        self.groups.setdefault((record.history_key, sig), []).append(pos)
+        self.texts[pos] = (text, _joined(text))
+
+
+def _joined(text: dict[str, Any]) -> str:
+    return " ".join(f"{k} {normalize_text(text[k])}" for k in sorted(text))
 
 
 class _ToolBucket:
-    __slots__ = ("postings", "records", "texts")
+    __slots__ = ("postings", "prepared", "records", "texts")
 
     def __init__(self) -> None:
         self.records: list[CallRecord] = []
         self.texts: list[str] = []
-        # (argument key, canonical value) -> record positions: blocks the fuzzy search to
+        # (argument key, canonical value) -> record positions: blocks the neighbour search to
         # records that share at least one argument value exactly
         self.postings: dict[tuple[str, str], list[int]] = {}
+        self.prepared: _Prepared | None = None
+
+    def prepare(self, policy: ToolPolicy) -> _Prepared:
+        if self.prepared is None or self.prepared.policy.fingerprint != policy.fingerprint:
+            prep = _Prepared(policy)
+            for pos, rec in enumerate(self.records):
+                prep.add(pos, rec)
+            self.prepared = prep
+        return self.prepared
 
 
 class CallIndex:
-    """Per-tool exact and fuzzy lookup over CallRecords."""
+    """Per-tool exact and argument-aware fuzzy lookup over CallRecords."""
 
     def __init__(self, records: Iterable[CallRecord] = ()) -> None:
         self._exact: dict[tuple[str, str, str, str], CallRecord] = {}
         self._buckets: dict[tuple[str, str], _ToolBucket] = {}
+        self.conflicts: dict[tuple[str, str, str, str], list[str]] = {}
         self.n_records = 0
         for r in records:
             self.add(r)
@@ -94,11 +152,22 @@ class CallIndex:
         return (server, tool, history_key, canonical_json(arguments))
 
     def add(self, record: CallRecord) -> None:
-        """Add a record; the first successful record for a key wins over errors."""
+        """Add a record; the first successful record for a key wins over errors.
+
+        Several different results under one key (a server whose state the history key does not
+        capture, or a volatile tool) are listed in :attr:`conflicts`.
+        """
         key = self.exact_key(record.server, record.tool, record.arguments, record.history_key)
         prev = self._exact.get(key)
         if prev is None or (prev.is_error and not record.is_error):
             self._exact[key] = record
+            if prev is not None:  # the success takes the error's place in the fuzzy bucket too
+                bucket = self._buckets[(record.server, record.tool)]
+                bucket.records[bucket.records.index(prev)] = record
+        if prev is not None and prev.id != record.id:
+            ids = self.conflicts.setdefault(key, [prev.id])
+            if record.id not in ids:
+                ids.append(record.id)
         if prev is None:
             bucket = self._buckets.setdefault((record.server, record.tool), _ToolBucket())
             pos = len(bucket.records)
@@ -106,31 +175,78 @@ class CallIndex:
             bucket.texts.append(flatten_arguments(record.arguments))
             for k, v in record.arguments.items():
                 bucket.postings.setdefault((k, canonical_json(v)), []).append(pos)
+            if bucket.prepared is not None:
+                bucket.prepared.add(pos, record)
         self.n_records += 1
 
     def exact(self, server: str, tool: str, arguments: dict[str, Any], history_key: str = "") -> CallRecord | None:
         return self._exact.get(self.exact_key(server, tool, arguments, history_key))
 
-    def fuzzy(self, server: str, tool: str, arguments: dict[str, Any], history_key: str = "",
-              enums: dict[str, bool] | None = None, prefilter: int = 25) -> Match | None:
-        """Best type-aware match among recorded calls of the same tool and history."""
+    def normalized_exact(self, server: str, tool: str, arguments: dict[str, Any], history_key: str,
+                         policy: ToolPolicy) -> CallRecord | None:
+        """A record whose arguments equal these after canonicalisation and default filling."""
         bucket = self._buckets.get((server, tool))
         if bucket is None:
             return None
-        enums = enums or {}
-        if len(bucket.texts) <= prefilter:
-            candidates: Iterable[int] = range(len(bucket.texts))
-        else:
-            candidates = self._blocked(bucket, arguments, prefilter)
+        prep = bucket.prepare(policy)
+        pos = prep.exact.get((history_key, canonical_json(policy.normalize(arguments))))
+        return None if pos is None else bucket.records[pos]
+
+    def fuzzy(self, server: str, tool: str, arguments: dict[str, Any], history_key: str = "",
+              policy: ToolPolicy | None = None, prefilter: int = 25) -> Match | None:
+        """Best recorded call of the same tool and history that agrees on every exact parameter.
+
+        The score is the mean similarity of the free-text parameters (100 when there are none).
+        """
+        bucket = self._buckets.get((server, tool))
+        if bucket is None:
+            return None
+        policy = policy or ToolPolicy()
+        prep = bucket.prepare(policy)
+        sig, text = policy.split(policy.normalize(arguments))
+        group = prep.groups.get((history_key, sig))
+        if not group:
+            return None
+        if len(group) > prefilter:
+            choices = {pos: prep.texts[pos][1] for pos in group}
+            hits = process.extract(_joined(text), choices, scorer=fuzz.token_sort_ratio, limit=prefilter)
+            group = [h[2] for h in hits]
         best: Match | None = None
-        for i in candidates:
-            rec = bucket.records[i]
-            if rec.history_key != history_key:
-                continue
-            score = argument_similarity(arguments, rec.arguments, enums)
-            if best is None or score > best.score or (score == best.score and best.record.is_error and not rec.is_error):
+        for pos in group:
+            rec = bucket.records[pos]
+            rtext = prep.texts[pos][0]
+            keys = set(text) | set(rtext)
+            score = (sum(text_similarity(text[k], rtext[k]) for k in keys if k in text and k in rtext) / len(keys)
+                     if keys else 100.0)
+            if best is None or score > best.score or (score == best.score and best.record.is_error
+                                                      and not rec.is_error):
                 best = Match(rec, score)
         return best
+
+    def nearest(self, server: str, tool: str, arguments: dict[str, Any], history_key: str | None = None,
+                policy: ToolPolicy | None = None, k: int = 5, prefilter: int = 25) -> list[Match]:
+        """The ``k`` closest recorded calls of a tool, exact parameters allowed to differ.
+
+        ``history_key=None`` searches every history. For adapters and retrieval prompts only.
+        """
+        bucket = self._buckets.get((server, tool))
+        if bucket is None:
+            return []
+        policy = policy or ToolPolicy()
+        if len(bucket.records) <= prefilter:
+            candidates: Iterable[int] = range(len(bucket.records))
+        else:
+            candidates = self._blocked(bucket, arguments, prefilter)
+        query = policy.normalize(arguments)
+        out = []
+        for pos in candidates:
+            rec = bucket.records[pos]
+            if history_key is not None and rec.history_key != history_key:
+                continue
+            score, differs = argument_similarity(query, policy.normalize(rec.arguments), policy)
+            out.append(Match(rec, score, differs))
+        out.sort(key=lambda m: (-m.score, len(m.differs), m.record.is_error))
+        return out[:k]
 
     @staticmethod
     def _blocked(bucket: _ToolBucket, arguments: dict[str, Any], limit: int) -> list[int]:
@@ -155,11 +271,13 @@ class CallIndex:
                     out.append(i)
             if len(out) >= limit:
                 break
-        if out:
-            return out
         hits = process.extract(flatten_arguments(arguments), bucket.texts, scorer=fuzz.token_set_ratio,
                                limit=limit)
-        return [h[2] for h in hits]
+        for h in hits:
+            if h[2] not in seen:
+                seen.add(h[2])
+                out.append(h[2])
+        return out
 
     def has_tool(self, server: str, tool: str) -> bool:
         return (server, tool) in self._buckets

@@ -15,6 +15,9 @@ TOOLS = {
     ("conv", "convert"): ToolSpec(server="conv", name="convert", input_schema={
         "type": "object", "properties": {"value": {"type": "number"}, "unit": {"enum": ["m", "km"]}},
         "required": ["value", "unit"]}),
+    ("kb", "search"): ToolSpec(server="kb", name="search", input_schema={
+        "type": "object", "properties": {"query": {"type": "string"}, "limit": {"type": "integer", "default": 10}},
+        "required": ["query"]}),
 }
 
 
@@ -34,6 +37,8 @@ def _sim(**kw):
     recs.append(CallRecord(server="fs", tool="write_file", arguments={"path": "/w/a.txt", "content": "new"},
                            result=_res("ok")))
     recs.append(CallRecord(server="conv", tool="convert", arguments={"value": 1000, "unit": "km"}, result=_res("1")))
+    recs.append(CallRecord(server="kb", tool="search", arguments={"query": "Which tents sold best in Q3?"},
+                           result=_res("Trail Tent 2P")))
     return Simulator(CallIndex(recs), tools=TOOLS, stateful_servers={"fs"}, **kw)
 
 
@@ -42,13 +47,30 @@ def test_exact_tier_with_canonical_arguments():
     assert ans.tier == "exact" and ans.result["content"][0]["text"] == "1" and ans.source_id
 
 
-def test_fuzzy_tier_on_near_number_but_enum_must_match():
+def test_fuzzy_tier_answers_reworded_free_text_but_never_a_changed_number_or_enum():
     sim = _sim()
-    near = sim.answer("conv", "convert", {"value": 1001, "unit": "km"})
-    assert near.tier == "fuzzy" and near.score >= 90
+    for value in (1001, 1050, 999.5):  # a changed number is another call: a miss, never the old result
+        assert sim.answer("conv", "convert", {"value": value, "unit": "km"}).tier == "miss"
     assert sim.answer("conv", "convert", {"value": 1000, "unit": "m"}).tier == "miss"
+    near = sim.answer("kb", "search", {"query": "which tents sold best in Q3"})
+    assert near.tier == "fuzzy" and near.score >= 90 and "Trail Tent" in near.result["content"][0]["text"]
+    # the numbers written in free text must match; defaults are filled in before comparing
+    assert sim.answer("kb", "search", {"query": "Which tents sold best in Q4?"}).tier == "miss"
+    assert sim.answer("kb", "search", {"query": "Which tents sold best in Q3?", "limit": 10}).tier == "exact"
+    assert sim.answer("kb", "search", {"query": "Which tents sold best in Q3?", "limit": 11}).tier == "miss"
     strict = _sim(tiers=frozenset({"exact"}))
-    assert strict.answer("conv", "convert", {"value": 1001, "unit": "km"}).tier == "miss"
+    assert strict.answer("kb", "search", {"query": "which tents sold best in Q3"}).tier == "miss"
+
+
+def test_recorded_errors_replay_as_errors_on_every_tier():
+    err = {"content": [{"type": "text", "text": "no such file"}], "structuredContent": {"code": 2}}
+    rec = CallRecord(server="kb", tool="search", arguments={"query": "the missing notes file please"}, result=err,
+                     is_error=True)
+    sim = Simulator(CallIndex([rec]), tools=TOOLS)
+    for args, tier in (({"query": "the missing notes file please"}, "exact"),
+                       ({"query": "The missing notes file, please!"}, "fuzzy")):
+        ans = sim.answer("kb", "search", args)
+        assert ans.tier == tier and ans.is_error and ans.result["structuredContent"] == {"code": 2}
 
 
 def test_miss_unknown_and_invalid_are_error_results():
@@ -96,16 +118,18 @@ def test_canonical_key_is_stable(args):
 
 def test_concurrent_lookups_are_safe():
     sim = _sim()
+    queries = [{"query": "Which tents sold best in Q3?"}, {"query": "which tents sold best in q3"},
+               {"query": "Which tents sold best in Q2?"}]
 
     async def main():
         async def one(i):
             await asyncio.sleep(0)
-            return sim.answer("conv", "convert", {"value": 1000 + (i % 3), "unit": "km"}).tier
+            return sim.answer("kb", "search", queries[i % 3]).tier
 
         return await asyncio.gather(*(one(i) for i in range(300)))
 
     tiers = asyncio.run(main())
-    assert tiers.count("exact") == 100 and tiers.count("fuzzy") == 200
+    assert tiers.count("exact") == 100 and tiers.count("fuzzy") == 100 and tiers.count("miss") == 100
 
 
 def test_llm_adapter_and_simulated_misses_are_tagged():
@@ -118,7 +142,8 @@ def test_llm_adapter_and_simulated_misses_are_tagged():
         o.usage = ModelUsage(input_tokens=1, output_tokens=1, total_tokens=2)
         return o
 
-    model = get_model("mockllm/model", custom_outputs=[out("1.001"), out("pretend result")])
+    model = get_model("mockllm/model", custom_outputs=[out('{"isError": false, "text": "1.001"}'),
+                                                        out("pretend result")])
     sim = _sim(adapt_fn=llm_adapter(model), simulate_fn=llm_simulator(model), miss_policy="simulate")
 
     async def go():
@@ -128,7 +153,8 @@ def test_llm_adapter_and_simulated_misses_are_tagged():
         return near, miss
 
     near, miss = asyncio.run(go())
-    assert near.tier == "fuzzy" and near.result["_meta"]["firefly/adapted"] and "1.001" in str(near.result)
+    assert near.tier == "adapted" and near.result["_meta"]["firefly/adapted"] and "1.001" in str(near.result)
+    assert near.source_id == sim.index.exact("conv", "convert", {"value": 1000, "unit": "km"}).id
     assert miss.tier == "simulated" and miss.result["_meta"]["firefly/simulated"] is True
 
 
