@@ -40,7 +40,8 @@ from rapidfuzz import fuzz
 from firefly_eval.generation.relations import action_of, relation, server_vocab, tool_params
 from firefly_eval.schema import ToolEdge, ToolSpec
 
-__all__ = ["GraphConfig", "ToolGraph", "build_graph", "param_concept", "tool_outputs"]
+__all__ = ["GRAPH_VERSION", "GraphConfig", "ToolGraph", "build_graph", "load_graph", "param_concept", "plot_stats",
+           "save_graph", "tool_outputs"]
 
 GRAPH_VERSION = 2  # 2: edges are the pairs the relation rule admits; cue-only pairs are the uncertain band
 
@@ -341,19 +342,28 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
 
 
 def save_graph(graph: ToolGraph, path: Any) -> None:
-    """Write the graph (tools, edges, uncertain band, stats) as versioned JSON."""
+    """Write the graph (version, tools, edges, uncertain band, coverage edges, stats) as JSON, atomically.
+
+    The one graph.json writer: ``firefly graph build`` and the run directory of ``firefly generate``
+    both write through here, so ``load_graph`` (``firefly graph sample|stats``) reads either.
+    """
     import json
+    import os
     from pathlib import Path
 
-    Path(path).write_text(json.dumps({
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps({
         "version": graph.version, "stats": graph.stats,
         "tools": [t.model_dump(mode="json") for t in graph.tools],
         "edges": [e.model_dump(mode="json") for e in graph.edges],
         "uncertain": [e.model_dump(mode="json") for e in graph.uncertain],
         "coverage": [e.model_dump(mode="json") for e in graph.coverage]}))
+    os.replace(tmp, path)
 
 
 def load_graph(path: Any) -> ToolGraph:
+    """Read a graph written by ``save_graph`` (other versions are refused: rebuild them)."""
     import json
     from pathlib import Path
 

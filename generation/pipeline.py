@@ -4,7 +4,7 @@ The run directory is the unit of resumption:
 
     RUN/config.json     the run's settings (a re-run with other settings is refused)
     RUN/tools.json      discovered ToolSpecs
-    RUN/graph.json      the tool graph (edges + stats)
+    RUN/graph.json      the tool graph (``graph.save_graph``: version, tools, edges, stats + coverage)
     RUN/plans.jsonl     sampled plans (fixed once written)
     RUN/shards/<plan>.json  one per finished plan: its calls and its task or drop reason,
                         written atomically (tmp + rename): a kill -9 loses at most the plan in flight
@@ -28,7 +28,7 @@ from firefly_eval import __version__
 from firefly_eval.generation.dataset import build_dataset
 from firefly_eval.generation.executors import run_on_ray
 from firefly_eval.generation.explore import explore_plan
-from firefly_eval.generation.graph import build_graph
+from firefly_eval.generation.graph import build_graph, save_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.relocate import relocate_exploration
 from firefly_eval.generation.sampling import coverage, sample_plans
@@ -170,7 +170,7 @@ class PlanProcessor:
             verifier.counts[drop.reason] += 1
         self.timing["explore"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        volatile = await _volatile_fields(task, exp.calls, fleet, self.canonical, self.root) if task else set()
+        volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
         if task is not None and volatile and not cfg.synthesizer:
             # write the question again without the facts that change between runs
             sources = task.provenance["answer_sources"]
@@ -179,7 +179,7 @@ class PlanProcessor:
             try:
                 task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov, exclude=exclude,
                                        **card_options)
-                volatile = await _volatile_fields(task, exp.calls, fleet, self.canonical, self.root)
+                volatile = await _volatile_fields(task, exp.calls, fleet)
             except SynthesisDrop:
                 task = None
                 verifier.counts["dropped_volatile"] += 1
@@ -225,9 +225,7 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
         graph_stats = graph.stats
         plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
         graph_stats["coverage"] = coverage(graph, plans)
-        _atomic_write(run / "graph.json", json.dumps({"stats": graph_stats, "edges": [
-            e.model_dump(mode="json") for e in graph.edges], "coverage": [
-            e.model_dump(mode="json") for e in graph.coverage]}))
+        save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
     return plans, graph_stats
 
