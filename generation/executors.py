@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import os
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from firefly_eval.schema import Plan, ServerSpec
 
@@ -71,9 +72,10 @@ def _wait_restarted(ray: Any, worker: Any, timeout: float = 300) -> None:
             time.sleep(0.5)
 
 
-def run_on_ray(plans: list[Plan], specs: list[ServerSpec], cfg: Any, write: Callable[[dict[str, Any]], None],
-               on_workers: Callable[[list[Any]], None] | None = None, *,
-               make_processor: Callable[..., Any]) -> dict[str, Any]:
+def run_on_ray(  # noqa: C901 - init, dispatch loop with actor restarts, teardown: one flow
+    plans: list[Plan], specs: list[ServerSpec], cfg: Any, write: Callable[[dict[str, Any]], None],
+    on_workers: Callable[[list[Any]], None] | None = None, *, make_processor: Callable[..., Any],
+) -> dict[str, Any]:
     """Run ``plans`` on ``cfg.workers`` Ray actors; ``write`` is called once per finished plan.
 
     ``make_processor`` builds each actor's plan processor (see ``PlanWorker``).

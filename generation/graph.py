@@ -32,8 +32,9 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from rapidfuzz import fuzz
 
@@ -220,8 +221,10 @@ def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], le
     return conf, evidence, kind
 
 
-def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
-                observed_fields: dict[tuple[str, str], list[str]] | None = None) -> ToolGraph:
+def build_graph(  # noqa: C901 - candidates, scoring and coverage in one pass (to split: issue 16)
+    tools: list[ToolSpec], config: GraphConfig | None = None,
+    observed_fields: dict[tuple[str, str], list[str]] | None = None,
+) -> ToolGraph:
     """Build the tool graph without an LLM (see module docstring)."""
     cfg = config or GraphConfig()
     observed_fields = observed_fields or {}
@@ -257,7 +260,7 @@ def build_graph(tools: list[ToolSpec], config: GraphConfig | None = None,
         emb = embed_texts([f"{t.name}: {t.description[:200]}" for t in tools],
                           Path(cfg.embed_cache) if cfg.embed_cache else None, backend=cfg.embed_backend)
         nidx, nsim = top_k_neighbours(emb, cfg.embed_k)
-        neighbours = {i: {int(j): float(c) for j, c in zip(nidx[i], nsim[i])} for i in range(n)}
+        neighbours = {i: {int(j): float(c) for j, c in zip(nidx[i], nsim[i], strict=True)} for i in range(n)}
     considered = 0
     clauses: Counter[str] = Counter()
     edges: list[ToolEdge] = []

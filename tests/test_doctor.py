@@ -1,6 +1,6 @@
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
-from firefly_eval.doctor import run_doctor
+from firefly_eval.tasks.heldout.doctor import run_doctor
 
 
 def test_doctor_passes_the_oracle(tmp_path):

@@ -6,7 +6,13 @@ import subprocess
 import anyio
 
 from firefly_eval.mcp.fleet import Fleet
-from firefly_eval.sandbox import SANDBOX_ROOT, process_root, relocate_record, relocate_value, remove_stale_roots
+from firefly_eval.sandbox import (
+    SANDBOX_ROOT,
+    process_root,
+    relocate_record,
+    relocate_value,
+    remove_stale_roots,
+)
 from firefly_eval.schema import CallRecord
 
 

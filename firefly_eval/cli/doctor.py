@@ -16,7 +16,7 @@ def doctor(model: str = typer.Option(..., "--model", "-m", help="Inspect model n
            n: int = typer.Option(3, "-n", help="Canary tasks."),
            log_dir: Path = typer.Option(Path("logs/doctor"), help="Where the canary eval log goes.")) -> None:
     """Pre-flight a model on 3 canary tasks: parsable tool calls and a valid submit."""
-    from firefly_eval.doctor import run_doctor
+    from firefly_eval.tasks.heldout.doctor import run_doctor
 
     checks = run_doctor(model, n=n, log_dir=str(log_dir))
     table = Table("check", "result", "detail")

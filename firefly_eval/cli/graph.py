@@ -60,7 +60,7 @@ def graph_build(fleet: Path | None = FleetOpt,
     g = build_graph(tools, GraphConfig(embed=embed, embed_backend=embed_backend, embed_cache=".firefly/embed-cache"))
     g.stats["seconds"] = round(time.perf_counter() - t0, 2)
     if judge:
-        from firefly_eval.generation.judge import apply_judge
+        from firefly_eval.generation.edge_judge import apply_judge
 
         if judge_scope not in ("uncertain", "all"):
             raise typer.BadParameter(f"--judge-scope must be uncertain or all, not {judge_scope!r}")

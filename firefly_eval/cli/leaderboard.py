@@ -31,7 +31,13 @@ def lb_table(results: Path = results_opt,
              md_out: Path | None = typer.Option(None, "--md", help="Also write markdown.")) -> None:
     """The paper's tables: measured rows beside published reference numbers."""
     from firefly_eval.leaderboard.collect import load_results, published_rows
-    from firefly_eval.leaderboard.table import build_tables, cost_per_success, manifest_warnings, to_csv, to_markdown
+    from firefly_eval.leaderboard.table import (
+        build_tables,
+        cost_per_success,
+        manifest_warnings,
+        to_csv,
+        to_markdown,
+    )
 
     rows = load_results(results) + published_rows()
     tables = build_tables(rows)

@@ -21,8 +21,14 @@ AllowUnverifiedOpt = typer.Option(False, "--allow-unverified",
 
 def _publish(stage: Callable[[], Path], repo: str, dry_run: bool, fleet: Path | None,
              allow_unverified: bool = False) -> None:
-    from firefly_eval.leaderboard.publish import (STAGE_MARKER, SecretFound, StageError, UnverifiedScan, find_secrets,
-                                                  publish_folder)
+    from firefly_eval.leaderboard.publish import (
+        STAGE_MARKER,
+        SecretFound,
+        StageError,
+        UnverifiedScan,
+        find_secrets,
+        publish_folder,
+    )
 
     try:
         folder = stage()

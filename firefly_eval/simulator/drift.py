@@ -78,7 +78,7 @@ async def drift_report(records: list[CallRecord], specs: list[ServerSpec], n: in
     finally:
         await fleet.close()
         shutil.rmtree(root, ignore_errors=True)
-    for r, lv, sv in zip(sample, live, replay):
+    for r, lv, sv in zip(sample, live, replay, strict=True):
         spec = by_name[r.server]
         det = spec.deterministic and r.tool not in spec.volatile_tools
         same = lv is not None and _strip(lv.result) == _strip(r.result)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
+import yaml
 from inspect_ai import Epochs, Task, task
 from inspect_ai.solver import Solver
 
@@ -21,7 +23,7 @@ from firefly_eval.tasks.heldout.scorer import field_match
 
 __all__ = ["heldout"]
 
-TASK_VERSION = "1.0.0"
+TASK_VERSION: str = yaml.safe_load(Path(__file__).with_name("eval.yaml").read_text())["version"]
 
 
 @task

@@ -5,7 +5,7 @@ import pytest
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from firefly_eval.generation.embed import top_k_neighbours
-from firefly_eval.generation.judge import judge_edges
+from firefly_eval.generation.edge_judge import judge_edges
 from firefly_eval.schema import ToolEdge, ToolSpec
 
 A = ToolSpec(server="fs", name="list_files", description="List files in a directory")
@@ -85,7 +85,7 @@ def test_static_embeddings_distilled_offline(tmp_path, monkeypatch):
 
 
 def test_apply_judge_scope_all_also_drops_kept_edges_rated_low(tmp_path):
-    from firefly_eval.generation.judge import apply_judge
+    from firefly_eval.generation.edge_judge import apply_judge
 
     kept = [ToolEdge(src=A.key, dst=B.key, kind="data-flow", confidence=0.8, evidence=["path"])]
     uncertain = [ToolEdge(src=A.key, dst=C.key, kind="semantic", confidence=0.45, evidence=["lexical 50"])]

@@ -2,7 +2,7 @@ import asyncio
 
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
-from firefly_eval.generation.quality import judge_task
+from firefly_eval.generation.task_judge import judge_task
 from firefly_eval.schema import CallRecord, Task
 
 

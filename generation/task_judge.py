@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from inspect_ai.model import Model, get_model
+from inspect_ai.model import Model
 
+from firefly_eval.inspect_model import resolve_model
 from firefly_eval.model_json import json_object_in
 from firefly_eval.schema import CallRecord, Task
 
@@ -23,7 +24,7 @@ CRITERIA = ("solvable", "unambiguous", "answer_supported", "natural", "non_trivi
 
 async def judge_task(task: Task, calls: list[CallRecord], model: str | Model, min_score: int = 3) -> tuple[bool, dict[str, Any]]:
     """(keep?, ratings). Unparseable replies keep the task and are marked ``judge: malformed``."""
-    llm = get_model(model) if isinstance(model, str) else model
+    llm = resolve_model(model)
     by_id = {c.id: c for c in calls}
     observed = "\n".join(f"- {by_id[i].tool}({json.dumps(by_id[i].arguments)[:200]}) -> {by_id[i].text()[:300]!r}"
                          for i in task.reference_calls if i in by_id)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firefly_eval.inspect_model import resolve_model
 from firefly_eval.model_json import json_object_in
 from firefly_eval.schema import ToolEdge, ToolSpec, content_hash
 
@@ -57,11 +58,11 @@ class JudgeReport:
     verdicts: dict[str, int] = field(default_factory=dict)
 
 
-def judge_edges(uncertain: list[ToolEdge], tools: dict[tuple[str, str], ToolSpec], model: Any,
-                budget: int, cache_path: Path | None = None, concurrency: int = 8) -> JudgeReport:
+def judge_edges(  # noqa: C901 - cache read, bounded concurrent calls, cache write: one flow
+    uncertain: list[ToolEdge], tools: dict[tuple[str, str], ToolSpec], model: Any,
+    budget: int, cache_path: Path | None = None, concurrency: int = 8,
+) -> JudgeReport:
     """Rate up to ``budget`` uncertain edges (most confident first); return the edges kept."""
-    from inspect_ai.model import get_model
-
     cache: dict[str, dict[str, str]] = {}
     if cache_path and cache_path.exists():
         for line in cache_path.read_text().splitlines():
@@ -70,7 +71,7 @@ def judge_edges(uncertain: list[ToolEdge], tools: dict[tuple[str, str], ToolSpec
                 cache[row["key"]] = row["verdict"]
             except (ValueError, KeyError):
                 continue
-    llm = get_model(model) if isinstance(model, str) else model
+    llm = resolve_model(model)
     report = JudgeReport()
     todo = sorted(uncertain, key=lambda e: -e.confidence)[:budget]
 
