@@ -185,7 +185,7 @@ class PlanProcessor:
                 verifier.counts["dropped_volatile"] += 1
         kept = verifier.check(task, exp.calls, volatile) if task is not None else None
         if kept is not None and cfg.judge:
-            from firefly_eval.generation.quality import judge_task
+            from firefly_eval.generation.task_judge import judge_task
 
             ok, ratings = await judge_task(kept, exp.calls, cfg.judge)
             kept.quality.update(ratings)
