@@ -242,7 +242,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name, canonical_root=SANDBOX_ROOT)
     try:
         plans, graph_stats = await _prepare(run, fleet, cfg, progress)
-        done = {p.stem for p in shards.glob("*.json")}
+        done, invalid_shards = finished_plans(shards)
         todo = [p for p in plans if p.id not in done]
         progress("plans", len(plans) - len(todo), len(plans))
 
@@ -273,7 +273,39 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
         shutil.rmtree(root, ignore_errors=True)
     return {"timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
             "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor,
-            "plans_failed": len(failures), "plan_failures": failures[:20]}
+            "plans_failed": len(failures), "plan_failures": failures[:20],
+            "shards_invalid": len(invalid_shards), "invalid_shards": invalid_shards[:20]}
+
+
+def finished_plans(shards: Path) -> tuple[set[str], list[str]]:
+    """Plan ids whose shard is complete, and the invalid shards found (each ``"FILE: why"``).
+
+    A shard that does not parse or lacks its fields (a truncated file, a disk-full write) is not done:
+    it is moved aside to ``<plan>.json.invalid`` (kept for a look, never read again), logged, and its
+    plan runs again.
+    """
+    import logging
+
+    done: set[str] = set()
+    invalid: list[str] = []
+    for path in sorted(shards.glob("*.json")):
+        try:
+            shard = json.loads(path.read_text(encoding="utf-8"))
+            if not isinstance(shard, dict) or shard.get("plan") != path.stem or "task" not in shard:
+                raise ValueError("not a shard of this plan (plan/task fields missing)")
+            for c in shard["calls"]:
+                CallRecord.model_validate(c)
+            if shard["task"] is not None:
+                Task.model_validate(shard["task"])
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            why = str(exc).splitlines()[0][:160]
+            invalid.append(f"{path}: {type(exc).__name__}: {why}")
+            os.replace(path, path.with_name(path.name + ".invalid"))
+            logging.getLogger(__name__).warning("%s: invalid shard (%s), moved to %s.invalid; its plan runs again",
+                                                path, why, path.name)
+            continue
+        done.add(path.stem)
+    return done, invalid
 
 
 def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list[CallRecord], Counter[str]]:
