@@ -49,40 +49,33 @@ def _is_type_checking(node: ast.If) -> bool:
         isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING")
 
 
+def _targets(node: ast.Import | ast.ImportFrom, name: str, is_pkg: bool) -> set[str]:
+    """The modules of MODULES one import statement of module ``name`` names."""
+    if isinstance(node, ast.Import):
+        return {a.name for a in node.names if a.name in MODULES}
+    mod = node.module or ""
+    if node.level:  # relative import (the style avoids them; resolved anyway)
+        base = name.split(".") if is_pkg else name.split(".")[:-1]
+        mod = ".".join(base[: len(base) - (node.level - 1)] + ([mod] if mod else []))
+    out = {f"{mod}.{a.name}" for a in node.names if f"{mod}.{a.name}" in MODULES}
+    if len(out) < len(node.names) and mod in MODULES:
+        out.add(mod)
+    return out
+
+
 def _imports(name: str, path: Path) -> set[str]:
-    """firefly_eval modules that ``name`` imports (resolved to a module of MODULES)."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
+    """firefly_eval modules that ``name`` imports, at any depth of its source but TYPE_CHECKING blocks."""
     is_pkg = path.name == "__init__.py"
-
-    def resolve(mod: str, names: list[str]) -> None:
-        for n in names:
-            if f"{mod}.{n}" in MODULES:
-                found.add(f"{mod}.{n}")
-            elif mod in MODULES:
-                found.add(mod)
-
-    def visit(node: ast.AST) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child):
-                for sub in child.orelse:
-                    visit(sub)
-                continue
-            if isinstance(child, ast.Import):
-                for a in child.names:
-                    if a.name in MODULES:
-                        found.add(a.name)
-            elif isinstance(child, ast.ImportFrom):
-                mod = child.module or ""
-                if child.level:
-                    base = name.split(".") if is_pkg else name.split(".")[:-1]
-                    base = base[: len(base) - (child.level - 1)]
-                    mod = ".".join(base + ([mod] if mod else []))
-                if mod.split(".")[0] == "firefly_eval":
-                    resolve(mod, [a.name for a in child.names])
-            visit(child)
-
-    visit(tree)
+    found: set[str] = set()
+    todo: list[ast.AST] = [ast.parse(path.read_text(encoding="utf-8"))]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            todo.extend(node.orelse)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found |= _targets(node, name, is_pkg)
+        todo.extend(ast.iter_child_nodes(node))
     found.discard(name)
     return found
 
@@ -90,39 +83,22 @@ def _imports(name: str, path: Path) -> set[str]:
 GRAPH = {name: _imports(name, path) for name, path in MODULES.items()}
 
 
+def _reach(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(graph.get(start, ()))
+    while todo:
+        v = todo.pop()
+        if v not in seen:
+            seen.add(v)
+            todo.extend(graph.get(v, ()))
+    return seen
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on: set[str] = set()
-    out: list[list[str]] = []
-
-    def strong(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on.add(v)
-        for w in sorted(graph.get(v, ())):
-            if w not in index:
-                strong(w)
-                low[v] = min(low[v], low[w])
-            elif w in on:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            comp = []
-            while True:
-                w = stack.pop()
-                on.discard(w)
-                comp.append(w)
-                if w == v:
-                    break
-            if len(comp) > 1:
-                out.append(sorted(comp))
-
-    for v in sorted(graph):
-        if v not in index:
-            strong(v)
-    return out
+    """The groups of modules that import each other (directly or through others), each sorted."""
+    reach = {v: _reach(graph, v) for v in graph}
+    groups = {tuple(sorted({v} | {w for w in reach[v] if v in reach.get(w, set())})) for v in graph if v in reach[v]}
+    return sorted(list(g) for g in groups)
 
 
 def test_the_module_list_covers_the_package():
