@@ -25,7 +25,10 @@ def simulate(ctx: typer.Context,
                                                            "(calls the real server; needs --fleet)."),
              fleet: Path | None = typer.Option(None, "--fleet", help="Fleet for --miss-policy live."),
              record_to: Path | None = typer.Option(None, help="Append live-recorded calls to this JSONL."),
-             simulator_model: str | None = typer.Option(None, help="Inspect model writing results for misses.")) -> None:
+             simulator_model: str | None = typer.Option(None, help="Inspect model writing results for misses."),
+             allow_host_code: bool = typer.Option(False, "--allow-host-code",
+                                                  help="Let --miss-policy live reach servers marked firefly.host_code "
+                                                       "(they run code on this machine for any MCP client).")) -> None:
     """Serve recorded calls over MCP stdio (any MCP client can connect)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -38,6 +41,16 @@ def simulate(ctx: typer.Context,
     if miss_policy not in ("error", "simulate", "live") or (miss_policy == "simulate" and not simulator_model):
         console.print("[red]error:[/red] --miss-policy must be error, simulate (with --simulator-model) or live")
         raise typer.Exit(2)
+    specs = None
+    if miss_policy == "live":
+        from firefly_eval.mcp.config import HostCodeRefused, refuse_host_code
+
+        specs = load_specs(fleet)
+        try:
+            refuse_host_code(specs, "simulate --miss-policy live", allow_host_code)
+        except HostCodeRefused as exc:
+            console.print(f"error: {exc}", markup=False)
+            raise typer.Exit(2) from None
     tiers = frozenset({"exact"}) if exact_only else frozenset({"exact", "fuzzy"})
     sim = load_simulator(calls, tiers=tiers, fuzzy_threshold=threshold)
     sim.miss_policy = miss_policy  # type: ignore[assignment]
@@ -46,7 +59,7 @@ def simulate(ctx: typer.Context,
     if miss_policy == "live":
         from firefly_eval.simulator.live import LiveFallback
 
-        sim.live_fn = LiveFallback(load_specs(fleet), record_to)
+        sim.live_fn = LiveFallback(specs, record_to)
     serve_stdio(sim)
 
 
