@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from firefly_eval.schema import ToolSpec, canonical_json
 
-__all__ = ["CardError", "OutputCard", "ToolCard", "derived_card", "load_cards", "schema_hash", "slots"]
+__all__ = ["CardError", "OutputCard", "ToolCard", "derived_card", "load_cards", "schema_hash", "slots", "wording"]
 
 _SLOT = re.compile(r"\{([^{}]+)\}")
 CardUse = Literal["answer", "step", "never"]
@@ -65,6 +65,17 @@ class ToolCard(BaseModel):
     @property
     def key(self) -> tuple[str, str]:
         return (self.server, self.tool)
+
+
+def wording(card: ToolCard | None, param: str, value: Any) -> str | None:
+    """The card's user wording for a literal argument value (keys: the string itself, or the JSON
+    text of a number, boolean, list or object, canonical or as json.dumps writes it)."""
+    if card is None or param not in card.values:
+        return None
+    table = card.values[param]
+    keys = [value] if isinstance(value, str) else []
+    keys += [canonical_json(value), json.dumps(value), json.dumps(value, ensure_ascii=False), str(value)]
+    return next((table[k] for k in keys if isinstance(k, str) and k in table), None)
 
 
 def slots(goal: str) -> list[str]:

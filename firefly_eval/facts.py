@@ -75,9 +75,10 @@ def _dict_error(data: dict[str, Any]) -> str | None:
             return f"{k}: false"
     if data.get("isError") is True:
         return "nested isError"
-    status = data.get("status")
-    if isinstance(status, str) and status.lower() in {"error", "failed", "failure", "fail"}:
-        return f"status: {status}"
+    for k in ("status", "result", "outcome", "state"):
+        v = data.get(k)
+        if isinstance(v, str) and v.lower() in {"error", "failed", "failure", "fail"}:
+            return f"{k}: {v}"
     return None
 
 

@@ -151,6 +151,12 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
         "## Servers", "", *[f"- {k}: {v}" for k, v in report["servers"].items()], "",
         "## Filters", "", *[f"- {k}: {v}" for k, v in report["filters"].items()], "",
         "## Decontamination", "", *[f"- {k}: {v}" for k, v in report["decontamination"].items()], "",
+        *(["## Realism (benchmarks/task_realism.py)", "",
+           "Shares of tasks: questions naming a tool, server or parameter or spelling k = v; answers from an "
+           "error or the host; formatting facts; tasks whose chain is needed (a reference argument is a value "
+           "an earlier call returned and the question does not state it); tasks that used a card derived from "
+           "a tool description instead of a curated one.", "",
+           *[f"- {k}: {v}" for k, v in report["realism"].items()], ""] if report.get("realism") else []),
         "Load with `datasets.load_dataset(<folder>)` (tasks) and "
         "`load_dataset('parquet', data_files='<folder>/calls/*.parquet')` (simulator records).",
     ]
@@ -163,6 +169,7 @@ def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = N
     ``limit``: keep at most this many tasks, a deterministic sample (lowest task ids: ids are
     content hashes, so this is an unbiased draw that a rerun repeats).
     """
+    from firefly_eval.generation.realism import realism
     from firefly_eval.simulator.records import read_records
 
     tasks = load_tasks(dataset_dir, split)
@@ -178,5 +185,6 @@ def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = N
     return build_dataset(tasks, calls, out, test_share=1.0, tools=tools,
                          stateful_servers=set(meta["stateful_servers"]), keep_all_calls=False,
                          filter_counts=report.get("filters"), extra={"source_split": split,
-                                                                     "source_counts": report["counts"]})
+                                                                     "source_counts": report["counts"],
+                                                                     "realism": realism(tasks, calls, tools)})
 

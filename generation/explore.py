@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from firefly_eval.cards import ToolCard
+from firefly_eval.facts import error_reason, fact_value
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.generation.values import (ValueBank, deref, extract_values, files_with_extensions,
                                              preferred_files)
@@ -21,7 +23,7 @@ from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import CallRecord, Plan, ToolSpec
 
-__all__ = ["Exploration", "StepResult", "explore_plan"]
+__all__ = ["Exploration", "StepResult", "explore_plan", "succeeded"]
 
 
 @dataclass
@@ -95,8 +97,86 @@ def _offered_values(error: str, tried: Any) -> list[str]:
     return [v for v in dict.fromkeys(_QUOTED.findall(error[cut:])) if v != tried][:4]
 
 
-async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0, max_repairs: int = 3) -> Exploration:
-    """Run one plan on the live fleet; returns every recorded call and the successful steps."""
+def _sandboxed(value: Any, sandbox: str) -> Any:
+    """A card's argument set with ``$SANDBOX`` replaced by the server's sandbox folder."""
+    if isinstance(value, str):
+        return value.replace("$SANDBOX", sandbox)
+    if isinstance(value, list):
+        return [_sandboxed(v, sandbox) for v in value]
+    if isinstance(value, dict):
+        return {k: _sandboxed(v, sandbox) for k, v in value.items()}
+    return value
+
+
+def _card_sets(card: ToolCard | None, sandbox: str, bound_vals: dict[str, list[Any]], props: dict[str, Any],
+               rng: random.Random) -> list[dict[str, Any]]:
+    """Argument sets from a tool's card, in a seeded order; parameters bound from predecessors take the
+    bound value (the data flow is what makes the chain needed)."""
+    if card is None or not card.args:
+        return []
+    sets = [_sandboxed(dict(a), sandbox) for a in card.args]
+    rng.shuffle(sets)
+    bound = {p: vals[0] for p, vals in bound_vals.items() if p in props and vals}
+    out = [{**a, **bound} for a in sets] if bound else []
+    for a in sets:  # then the card's own values: a success without the data flow beats no success
+        if a not in out:
+            out.append(a)
+    return out
+
+
+def _typed(value: Any, schema: dict[str, Any]) -> Any:
+    """``value`` as the parameter's JSON type, or None when it is not one."""
+    typ = schema.get("type")
+    if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+        return None
+    if typ == "integer":
+        return int(value) if isinstance(value, (int, float)) and float(value).is_integer() else None
+    if typ == "number":
+        return value if isinstance(value, (int, float)) else None
+    if typ in (None, "string"):
+        if "enum" in schema and value not in schema["enum"]:
+            return None
+        return str(value) if isinstance(value, str) and 0 < len(value) <= 200 else None
+    return None
+
+
+def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], steps: dict[int, StepResult],
+                       cards: dict[tuple[str, str], ToolCard], bound_vals: dict[str, list[Any]],
+                       step: StepResult) -> None:
+    """Put the predecessors' answer facts (their cards' outputs) first among a parameter's bound values.
+
+    A parameter already bound by concept takes a predecessor's fact of its type first; else the first
+    parameter of the fact's type that the tool's card says can come from an earlier step (its
+    ``inputs``) takes it. This is the data flow that makes a question need the chain."""
+    dst_card = cards.get(tool.key)
+    for p in preds:
+        rec = steps[p].record
+        card = cards.get((rec.server, rec.tool)) if rec is not None else None
+        if rec is None or card is None or card.use != "answer":
+            continue
+        for o in card.outputs:
+            v = fact_value(rec, o.key)
+            for pname, pschema in props.items():
+                sch = pschema if isinstance(pschema, dict) else {}
+                tv = _typed(v, sch)
+                if tv is None:
+                    continue
+                if pname in bound_vals or (dst_card and pname in dst_card.inputs and pname not in step.bound):
+                    bound_vals[pname] = [tv] + [x for x in bound_vals.get(pname, []) if x != tv]
+                    step.bound[pname] = p
+                    break
+
+
+def succeeded(rec: CallRecord) -> bool:
+    """A call succeeded only if it did what was asked: no error flag, no error text, not empty."""
+    return error_reason(rec.result, rec.is_error) is None and bool(rec.text().strip())
+
+
+async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0, max_repairs: int = 3,
+                       cards: dict[tuple[str, str], ToolCard] | None = None) -> Exploration:
+    """Run one plan on the live fleet; returns every recorded call and the successful steps.
+
+    A tool's card gives known-good argument sets, tried first; then the schema-guided repair loop."""
     rng = random.Random(f"{seed}:{plan.id}")
     steps: dict[int, StepResult] = {}
     calls: list[CallRecord] = []
@@ -120,13 +200,20 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                 if vals:
                     bound_vals.setdefault(pname, []).extend(vals[:3])
                     step.bound[pname] = p
+        _bind_card_outputs(tool, props, preds, steps, cards or {}, bound_vals, step)
         choice: dict[str, int] = {}
         tried: set[str] = set()
         extra: list[str] = []  # optional parameters an error asked for ("specify a 'path'")
-        for attempt in range(max_repairs + 1):
-            args = _arguments(tool, bank, rng, bound_vals, choice, extra)
+        card_sets = _card_sets((cards or {}).get(key), bank.sandbox_of.get(key[0], ""), bound_vals, props, rng)
+        for attempt in range(max_repairs + 1 + len(card_sets)):
+            if card_sets:
+                args = card_sets.pop(0)
+            else:
+                args = _arguments(tool, bank, rng, bound_vals, choice, extra)
             sig = repr(sorted(args.items()))
             if sig in tried:
+                if card_sets:
+                    continue
                 break
             tried.add(sig)
             try:
@@ -137,11 +224,13 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
             rec.run_id = plan.id
             calls.append(rec)
             step.attempts.append(rec)
-            if not rec.is_error and rec.text().strip():
+            if succeeded(rec):
                 step.record = rec
                 outputs[node] = extract_values(rec.result)
                 bank.learn(rec.result)
                 break
+            if card_sets:  # the card's next argument set before any repair
+                continue
             # repair: advance the parameter named in the error, else the first with alternatives
             err_text = rec.text()
             err = err_text.lower()

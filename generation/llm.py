@@ -107,10 +107,14 @@ async def explore_plan_llm(plan: Plan, fleet: Fleet, model: str | Model, sandbox
 
 async def synthesize_task_llm(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], model: str | Model,
                               seed: int = 0, provenance: dict[str, Any] | None = None,
-                              stats: LLMStats | None = None) -> Task | None:
-    """Question written by a model; answer fields chosen among observed facts (gold from real results)."""
+                              stats: LLMStats | None = None, **card_options: Any) -> Task | None:
+    """Question written by a model; answer fields chosen among observed facts (gold from real results).
+
+    ``card_options`` go to the card synthesizer, whose task is the fallback (it raises
+    ``SynthesisDrop`` when the exploration gives no task). The model's question goes through the
+    same verification (name leaks, stated arguments, answer leaks)."""
     stats = stats or LLMStats()
-    base = synthesize_task(exp, tools, seed=seed, provenance=provenance)  # also the fallback
+    base = synthesize_task(exp, tools, seed=seed, provenance=provenance, **card_options)  # also the fallback
     ok = exp.ok_steps
     if base is None or len(ok) < 2:
         return base
@@ -125,8 +129,13 @@ async def synthesize_task_llm(exp: Exploration, tools: dict[tuple[str, str], Too
             facts.append((rec, f))
             lines.append(f"  F{len(facts) - 1}: {f.description} = {json.dumps(f.value)}")
     prompt = ("These tool calls were made and returned real results:\n" + "\n".join(lines) +
-              "\nWrite a natural user request that can only be answered by making these calls, without revealing "
-              "any F value, and choose 2-4 facts as the answer. Reply with JSON only: "
+              "\nWrite the request a user would send to an assistant that has these tools, so that answering it "
+              "needs these calls. Rules: state a goal in plain language with only what the user knows (a file "
+              "they name as a user would, an id, a date, an amount); never name a tool, a server or a parameter; "
+              "no backticks, no 'name = value'; never state a value that one of the calls returned: refer to "
+              "it by meaning ('the newest commit', 'that customer's city'). Choose 1-3 facts that are "
+              "information the user wants (never an error, a line count, an acknowledgement, server info or "
+              "the host environment) and name each field in the user's terms. Reply with JSON only: "
               '{"question": "...", "fields": [{"fact": "F0", "name": "snake_case_name", "description": "..."}]}')
     out = await _model(model).generate(prompt)
     data = json_object_in(out.completion)

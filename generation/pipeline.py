@@ -27,7 +27,8 @@ from typing import Any, Callable
 from firefly_eval import __version__
 from firefly_eval.generation.dataset import build_dataset
 from firefly_eval.generation.executors import run_on_ray
-from firefly_eval.generation.explore import explore_plan
+from firefly_eval.generation.explore import explore_plan, succeeded
+from firefly_eval.generation.realism import realism
 from firefly_eval.generation.graph import build_graph, save_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.relocate import relocate_exploration
@@ -373,6 +374,9 @@ def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
     report = build_dataset(tasks, calls, run / "dataset", test_share=cfg.test_share, filter_counts=dict(counts),
                            tools=tools, stateful_servers={s.name for s in specs if s.stateful},
                            extra={"tool_coverage": round(len(used & all_tools) / max(len(all_tools), 1), 3),
+                                  "tool_coverage_ok_calls": round(len({(c.server, c.tool) for c in calls if succeeded(c)}
+                                                                      & all_tools) / max(len(all_tools), 1), 3),
+                                  "realism": realism(tasks, calls, tools),
                                   "generation_seconds": summary["seconds"], "graph": summary["graph"]})
     summary.update(report)
     from firefly_eval.generation.funnel import tool_funnel

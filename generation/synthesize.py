@@ -1,63 +1,44 @@
-"""Backward synthesis: answer schema, gold answer, template and question from observed calls.
+"""Backward synthesis: a user's question, answer schema and gold answer from observed calls.
 
-The offline template synthesizer picks answer facts from the executed calls' results
-(the sink calls first, plus one upstream call so the answer needs the chain), and writes
-the question from the tools' descriptions and the argument values, never from the facts.
+The offline synthesizer composes the tools' cards (:mod:`firefly_eval.cards`) along the
+explored DAG. Each successful step contributes its card's goal with the slots filled: a value
+the user knows is stated (a file by its name, a date, an amount), a value an earlier step
+returned is referred to by meaning ("that week number"), so the chain is needed. Answer fields
+are the cards' outputs (information in the user's terms) computed from successful results,
+the sink steps first. Steps that neither feed a later step nor give an answer are left out
+when their server keeps no state. Everything the question does not state and no earlier step
+produced must be the tool's default, or the task is not written (see ``verify.self_contained``).
 """
 
 from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from firefly_eval.generation.explore import Exploration
-from firefly_eval.generation.values import parse_result
+from firefly_eval.cards import OutputCard, ToolCard, derived_card, slots, wording
+from firefly_eval.facts import Fact, coerce, error_reason, extract_facts, fact_value, parse_result
+from firefly_eval.generation.explore import Exploration, StepResult
 from firefly_eval.grading import normalize_text
-from firefly_eval.schema import CallRecord, Task, ToolSpec, canonical_json
+from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 
-__all__ = ["Fact", "extract_facts", "synthesize_task", "value_in_text"]
+__all__ = ["Fact", "SynthesisDrop", "extract_facts", "fact_value", "render_value", "synthesize_task",
+           "value_in_text"]
 
-_VOLATILE_KEY = re.compile(r"(time|date|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
-                           r"random|nonce|expires|version|pid|hash|sha|checksum|stamp|_at$)", re.IGNORECASE)
+WORKSPACE_ROOT = "/tmp/firefly-world"  # the canonical sandbox root records are stored under
+_VOLATILE_KEY = re.compile(r"(time|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
+                           r"random|nonce|expires|version|pid|hash|checksum|stamp|_at$)", re.IGNORECASE)
 _UUIDISH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}|[0-9a-f]{32,}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", re.IGNORECASE)
 _FIELD = re.compile(r"[^a-z0-9]+")
 
 
-@dataclass
-class Fact:
-    key: str  # stable path inside the result, e.g. "rows[0].name" or "text"
-    value: Any
-    description: str
+class SynthesisDrop(Exception):
+    """The exploration cannot become a task; ``reason`` is the counter name (``dropped_*``)."""
 
-
-def _coerce(v: Any) -> Any:
-    if isinstance(v, str):
-        s = v.strip()
-        if re.fullmatch(r"-?\d+", s) and len(s) < 16:
-            return int(s)
-        if re.fullmatch(r"-?\d+\.\d+", s) and len(s) < 20:
-            return float(s)
-        return s
-    return v
-
-
-def _ok_value(v: Any) -> bool:
-    if isinstance(v, bool) or v is None:
-        return False
-    if isinstance(v, str):
-        return (1 <= len(v) <= 80 and not _UUIDISH.search(v) and "\n" not in v and v.isprintable()
-                and "\ufffd" not in v)
-    return isinstance(v, (int, float))
-
-
-def _arg_values(value: Any) -> set[str]:
-    if isinstance(value, dict):
-        return {x for v in value.values() for x in _arg_values(v)}
-    if isinstance(value, list):
-        return {x for v in value for x in _arg_values(v)}
-    return {normalize_text(str(_coerce(value)))}
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def value_in_text(value: Any, padded: str) -> bool:
@@ -75,66 +56,10 @@ def value_in_text(value: Any, padded: str) -> bool:
     return False
 
 
-def extract_facts(rec: CallRecord) -> list[Fact]:
-    """Stable, checkable facts of a result that do not merely echo the call's arguments."""
-    echoes = _arg_values(rec.arguments)
-    return [f for f in _raw_facts(rec) if normalize_text(str(f.value)) not in echoes]
-
-
-def _text_facts(prefix: str, text: str, tool: str) -> list[Fact]:
-    text = text.strip()
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    where = f" of `{prefix}`" if prefix else ""
-    if _ok_value(text) and not _UUIDISH.search(text):
-        return [Fact(prefix or "text", _coerce(text), f"the exact {prefix or 'result'} returned by {tool}")]
-    facts = []
-    if lines:
-        facts.append(Fact(f"{prefix}lines" if not prefix else f"{prefix}.lines", len(lines),
-                          f"how many non-empty lines{where} {tool} returns"))
-        if _ok_value(lines[0]):
-            facts.append(Fact(f"{prefix}line[0]" if not prefix else f"{prefix}.line[0]", _coerce(lines[0]),
-                              f"the first non-empty line{where} {tool} returns"))
-    return facts
-
-
-def _raw_facts(rec: CallRecord) -> list[Fact]:
-    data = parse_result(rec.result)
-    facts: list[Fact] = []
-    if isinstance(data, dict):
-        for k, v in list(data.items())[:20]:
-            if _VOLATILE_KEY.search(str(k)):
-                continue
-            if _ok_value(v):
-                facts.append(Fact(str(k), _coerce(v), f"the `{k}` value returned by {rec.tool}"))
-            elif isinstance(v, list):
-                facts.append(Fact(f"len({k})", len(v), f"how many `{k}` entries {rec.tool} returns"))
-            elif isinstance(v, str) and v.strip():
-                facts.extend(_text_facts(str(k), v, rec.tool))
-    elif isinstance(data, list):
-        facts.append(Fact("len", len(data), f"how many items {rec.tool} returns"))
-        if data and isinstance(data[0], dict):
-            for k, v in list(data[0].items())[:6]:
-                if not _VOLATILE_KEY.search(str(k)) and _ok_value(v):
-                    facts.append(Fact(f"[0].{k}", _coerce(v), f"the `{k}` of the first item {rec.tool} returns"))
-        elif data and _ok_value(data[0]):
-            facts.append(Fact("[0]", _coerce(data[0]), f"the first item {rec.tool} returns"))
-    elif isinstance(data, str):
-        facts.extend(_text_facts("", data, rec.tool))
-    elif isinstance(data, (int, float)) and not isinstance(data, bool):
-        facts.append(Fact("value", data, f"the number {rec.tool} returns"))
-    return facts
-
-
-def fact_value(rec: CallRecord, key: str) -> Any:
-    """Recompute the value of one fact from a (replayed) record; None when it is gone."""
-    for f in extract_facts(rec):
-        if f.key == key:
-            return f.value
-    return None
-
-
 def _field_name(tool: str, key: str, used: set[str]) -> str:
-    base = _FIELD.sub("_", f"{tool}_{key}".lower()).strip("_")[:48] or "value"
+    base = _FIELD.sub("_", f"{tool}_{key}".lower() if tool else key.lower()).strip("_")[:48] or "value"
+    if not base[0].isalpha():
+        base = f"value_{base}"[:48]
     name, i = base, 2
     while name in used:
         name, i = f"{base}_{i}", i + 1
@@ -149,72 +74,268 @@ def _json_type(v: Any) -> str:
         return "integer"
     if isinstance(v, float):
         return "number"
+    if isinstance(v, list):
+        return "array"
     return "string"
 
 
-def _phrase(tool: ToolSpec | None, rec: CallRecord) -> str:
-    desc = (tool.description if tool else "").strip().split("\n")[0]
-    desc = re.split(r"(?<=[.!?])\s", desc)[0].rstrip(".") if desc else ""
-    args = ", ".join(f"{k} = {canonical_json(v)}" for k, v in rec.arguments.items())
-    what = desc[0].lower() + desc[1:] if desc else f"run {rec.tool}"
-    return f"use `{rec.tool}` on the {rec.server} server ({what})" + (f" with {args}" if args else "")
+def _prop(v: Any, description: str) -> dict[str, Any]:
+    prop: dict[str, Any] = {"type": _json_type(v), "description": description}
+    if isinstance(v, list):
+        prop["items"] = {"type": _json_type(v[0]) if v else "string"}
+    return prop
 
 
-_OPENERS = [
-    "I need a few facts from our tools.",
-    "Please look this up with the available tools.",
-    "Help me check something using the tools you have.",
-    "Answer using only what the tools return.",
+def render_value(value: Any, server: str, root: str = WORKSPACE_ROOT) -> tuple[str, str | None]:
+    """How a user states an argument value: a file by its name (the folder is said once, returned
+    second), a list as "a, b", anything else as written."""
+    if isinstance(value, str):
+        base = f"{root}/{server}"
+        if value == base:
+            return "my files folder", base
+        if value.startswith(base + "/"):
+            return value[len(base) + 1:], base
+        return value, None
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)), None
+    if isinstance(value, list) and all(not isinstance(v, (dict, list)) for v in value):
+        parts = [render_value(v, server, root) for v in value]
+        return ", ".join(p for p, _ in parts), next((d for _, d in parts if d), None)
+    if isinstance(value, (dict, list)):  # structured literals need a card wording
+        raise SynthesisDrop("dropped_unstatable_argument")
+    return str(value), None
+
+
+def _good_answer(v: Any) -> bool:
+    if v is None:
+        return False
+    if isinstance(v, bool):
+        return True
+    if isinstance(v, (int, float)):
+        return True
+    if isinstance(v, str):
+        s = v.strip()
+        return (1 <= len(s) <= 120 and "\n" not in s and s.isprintable() and "\ufffd" not in s
+                and not _UUIDISH.search(s) and error_reason({"content": [{"type": "text", "text": s}]}) is None)
+    if isinstance(v, list):
+        return 1 <= len(v) <= 12 and all(_good_answer(x) and not isinstance(x, list) for x in v) \
+            and len({type(x) for x in v}) == 1
+    return False
+
+
+def _flat(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _flat(v)]
+    if isinstance(value, list):
+        return [x for v in value for x in _flat(v)]
+    return [value]
+
+
+def _echoes(value: Any, records: list[CallRecord]) -> bool:
+    """The value is one of the calls' own arguments (an echo is no answer)."""
+    nv = {normalize_text(str(x)) for x in _flat(value)}
+    args = {normalize_text(str(coerce(a))) for r in records for a in _flat(r.arguments)}
+    return bool(nv) and nv <= args
+
+
+@dataclass
+class _Step:
+    step: StepResult
+    record: CallRecord
+    card: ToolCard
+    tool: ToolSpec | None
+    bound: dict[str, tuple[int, str]] = field(default_factory=dict)  # param -> (producing node, phrase)
+    answers: list[tuple[OutputCard, Any]] = field(default_factory=list)
+    feeds: bool = False
+
+
+def _leaves(data: Any, depth: int = 0) -> list[Any]:
+    if depth > 5:
+        return []
+    if isinstance(data, dict):
+        return [x for v in list(data.values())[:50] for x in _leaves(v, depth + 1)]
+    if isinstance(data, list):
+        return [x for v in data[:50] for x in _leaves(v, depth + 1)]
+    return [data]
+
+
+_HANDLE = re.compile(r"^(?=.*[\d/_\-.:])[\w./\-:]{4,}$")  # ids, paths, hashes, dates: safe to find in text
+
+
+def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | None] | None:
+    """The latest earlier step whose result holds ``value`` (a whole value of the result, or an
+    id/path-like token of its text), with the card output that names it."""
+    if isinstance(value, (dict, list)) or value is None or isinstance(value, bool):
+        return None
+    sv = normalize_text(str(value))
+    if not sv:
+        return None
+    for st in reversed(earlier):
+        for o in st.card.outputs:
+            got = fact_value(st.record, o.key)
+            if got is not None and not isinstance(got, (dict, list)) and normalize_text(str(got)) == sv:
+                return st, o
+        if any(normalize_text(str(x)) == sv for x in _leaves(parse_result(st.record.result))):
+            return st, None
+        raw = str(value).strip()
+        if _HANDLE.match(raw) and re.search(rf"(?<![\w.]){re.escape(raw)}(?![\w])", result_text(st.record.result)):
+            return st, None
+    return None
+
+
+def _default(tool: ToolSpec | None, param: str) -> Any:
+    props = ((tool.input_schema or {}).get("properties") or {}) if tool else {}
+    sch = props.get(param) if isinstance(props.get(param), dict) else {}
+    return sch.get("default", _MISSING)
+
+
+_MISSING = object()
+
+_SHAPES = [
+    ("{G}. Tell me {A}.", "sentence"),
+    ("Could you {g}? I'd like to know {A}.", "question"),
+    ("Please {g}, and let me know {A}.", "request"),
+    ("I need {A}: {g}.", "need"),
 ]
-_LINKS = ["First, {}.", "Then {}.", "After that, {}.", "Finally, {}."]
+
+
+def _join_goals(goals: list[tuple[str, bool]]) -> str:
+    """Goals in call order; a goal that uses an earlier result is joined with 'then'."""
+    out = goals[0][0]
+    for i, (g, uses_earlier) in enumerate(goals[1:], start=1):
+        last = i == len(goals) - 1
+        if uses_earlier:
+            out += (", and then " if last else ", then ") + g
+        else:
+            out += (" and " if last else ", ") + g
+    return out
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], seed: int = 0,
-                    provenance: dict[str, Any] | None = None, max_fields: int = 4) -> Task | None:
-    """Write one task backward from an exploration; None when there is nothing checkable."""
+                    provenance: dict[str, Any] | None = None, max_fields: int = 3,
+                    cards: dict[tuple[str, str], ToolCard] | None = None,
+                    stateful_servers: set[str] | None = None, exclude: set[tuple[str, str]] | None = None,
+                    root: str = WORKSPACE_ROOT) -> Task:
+    """Write one task backward from an exploration.
+
+    Raises :class:`SynthesisDrop` with the reason when the exploration cannot give a user's task.
+    ``exclude``: (record id, fact key) pairs not to use as answers (volatile fields)."""
     rng = random.Random(f"{seed}:{exp.plan.id}:synth")
-    ok = exp.ok_steps
+    cards = cards or {}
+    stateful = stateful_servers or set()
+    position = {c.id: i for i, c in enumerate(exp.calls)}
+    ok = sorted((s for s in exp.steps if s.record is not None
+                 and error_reason(s.record.result, s.record.is_error) is None),
+                key=lambda s: position.get(s.record.id, 0) if s.record else 0)  # call order
     if len(ok) < 2:
-        return None
+        raise SynthesisDrop("dropped_trivial")
+    steps: list[_Step] = []
+    for s in ok:
+        rec = s.record
+        assert rec is not None
+        tool = tools.get((rec.server, rec.tool))
+        card = cards.get((rec.server, rec.tool)) or (derived_card(tool) if tool else None)
+        if card is None or card.use == "never":
+            raise SynthesisDrop("dropped_never_tool")
+        steps.append(_Step(s, rec, card, tool))
+    # where each argument comes from: an earlier step's result (by meaning), or the user
+    for i, st in enumerate(steps):
+        for param, value in st.record.arguments.items():
+            prod = _producer(value, steps[:i])
+            if prod is None:
+                continue
+            src, out = prod
+            if param not in st.step.bound and out is None:
+                continue  # a value the user states (a file name, a date) that an earlier text also shows
+            phrase = (out.refer if out and out.refer else None) or st.card.inputs.get(param) or "that result"
+            if not out or not out.refer:
+                phrase = f"{phrase} you get" if not phrase.startswith("that") else phrase
+            st.bound[param] = (src.step.node, phrase)
+            src.feeds = True
+    # answer facts: the sink steps first, then one upstream step's, so the chain is needed
     sinks = {d for _, d in exp.plan.edges} - {s for s, _ in exp.plan.edges}
-    ordered = sorted(ok, key=lambda s: (s.node not in sinks, -s.node))
-    reference = [s.record for s in ok]  # call order (topological)
-    sentences = [rng.choice(_OPENERS)]
-    for i, rec in enumerate(reference):  # type: ignore[assignment]
-        link = _LINKS[0] if i == 0 else (_LINKS[-1] if i == len(reference) - 1 else rng.choice(_LINKS[1:3]))
-        sentences.append(link.format(_phrase(tools.get((rec.server, rec.tool)), rec)))
-    # a fact the question already states (an argument of a later call, an echoed value) is no answer
-    asked = f" {normalize_text(' '.join(sentences))} "
-    facts: list[tuple[CallRecord, Fact]] = []
-    used_nodes: set[int] = set()
-    for step in ordered:
-        fs = [f for f in extract_facts(step.record) if not value_in_text(f.value, asked)]  # type: ignore[arg-type]
-        if not fs:
+    order = sorted(steps, key=lambda st: (st.step.node not in sinks, -st.step.node))
+    records = [st.record for st in steps]
+    bound_values = {normalize_text(str(st.record.arguments[p])) for st in steps for p in st.bound}
+    n_fields = 0
+    for st in order:
+        if st.card.use != "answer":
             continue
-        take = fs[:2] if not facts else fs[:1]
-        for f in take:
-            if len(facts) < max_fields:
-                facts.append((step.record, f))  # type: ignore[arg-type]
-                used_nodes.add(step.node)
-        if len(facts) >= max_fields:
-            break
-    if len(facts) < 2 or len(used_nodes) < 1:
-        return None
-    used: set[str] = set()
+        for o in st.card.outputs:
+            if n_fields >= max_fields or (exclude and (st.record.id, o.key) in exclude):
+                continue
+            v = fact_value(st.record, o.key)
+            if not _good_answer(v) or _echoes(v, records) or normalize_text(str(v)) in bound_values:
+                continue
+            st.answers.append((o, v))
+            n_fields += 1
+            if st.step.node not in sinks:
+                break
+    if n_fields == 0:
+        raise SynthesisDrop("dropped_no_answer")
+    # steps that neither answer nor feed a later step are not needed (unless their server keeps state);
+    # when some step uses an earlier result, stateless steps outside such a chain are left out too
+    chained = {st.step.node for st in steps if st.bound} | {n for st in steps for n, _ in st.bound.values()}
+    used = [st for st in steps if st.answers or st.feeds or st.record.server in stateful]
+    if chained:
+        used = [st for st in used if st.step.node in chained or st.record.server in stateful]
+        if not any(st.answers for st in used):
+            raise SynthesisDrop("dropped_no_answer")
+    if len(used) < 2:
+        raise SynthesisDrop("dropped_trivial")
+    # the question: each step's goal with its slots filled
+    goals: list[tuple[str, bool]] = []
+    folders: list[str] = []
+    for st in used:
+        goal = st.card.goal
+        for param in slots(goal):
+            if param in st.bound:
+                text = st.bound[param][1]
+            elif param in st.record.arguments:
+                value = st.record.arguments[param]
+                worded = wording(st.card, param, value)
+                if worded is not None:
+                    text = worded
+                else:
+                    text, folder = render_value(value, st.record.server, root)
+                    if folder and folder not in folders:
+                        folders.append(folder)
+            else:
+                d = _default(st.tool, param)
+                if d is _MISSING:
+                    raise SynthesisDrop("dropped_card_slot_unfilled")
+                text, _ = render_value(d, st.record.server, root)
+            goal = goal.replace("{" + param + "}", text)
+        goals.append((goal, bool(st.bound)))
+    asks = [o.ask for st in reversed(used) for o, _ in st.answers]
+    shape, _name = rng.choice(_SHAPES)
+    g = _join_goals(goals)
+    question = shape.format(G=g[:1].upper() + g[1:], g=g, A=_and(asks))
+    if folders:
+        question += " My files are in " + _and(folders) + "."
+    question = question[:1].upper() + question[1:]
+    # the answer schema, in the user's terms
+    used_names: set[str] = {t[1] for t in tools} | {s for s, _ in tools}
     props: dict[str, Any] = {}
     answer: dict[str, Any] = {}
     sources: dict[str, Any] = {}
-    for rec, f in facts:
-        name = _field_name(rec.tool, f.key, used)
-        props[name] = {"type": _json_type(f.value), "description": f.description}
-        answer[name] = f.value
-        sources[name] = {"call": rec.id, "key": f.key}
+    for st in reversed(used):
+        for o, v in st.answers:
+            name = _field_name("", o.name, used_names)
+            props[name] = _prop(v, o.ask)
+            answer[name] = v
+            sources[name] = {"call": st.record.id, "key": o.key}
     schema = {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
-    asks = "; ".join(props[n]["description"] for n in props)
-    sentences.append(f"Report {asks}.")
-    question = " ".join(sentences)
     template = "\n".join(f"{n}: {{{n}}}" for n in props)
     plan = exp.plan
+    reference = [st.record for st in used]
+    card_kinds = sorted({st.card.source for st in used})
     return Task(
         question=question,
         tools=[(r.server, r.tool) for r in reference],
@@ -226,5 +347,8 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
         dag={"nodes": [list(n) for n in plan.nodes], "edges": [list(e) for e in plan.edges], "plan_id": plan.id},
         servers=sorted({r.server for r in reference}),
         pattern=plan.pattern,
-        provenance={**(provenance or {}), "synthesizer": "template", "answer_sources": sources},
+        provenance={**(provenance or {}), "synthesizer": "cards", "answer_sources": sources,
+                    "cards": card_kinds,
+                    "bound_arguments": [{"call": st.record.id, "param": p, "from_node": n}
+                                        for st in used for p, (n, _) in st.bound.items()]},
     )

@@ -3,17 +3,118 @@
 from __future__ import annotations
 
 import copy
+import re
 from collections import Counter
 from typing import Any
 
-from rapidfuzz import fuzz
-
-from firefly_eval.generation.synthesize import fact_value, value_in_text
+from firefly_eval.cards import ToolCard, derived_card, wording
+from firefly_eval.facts import error_reason
+from firefly_eval.generation.synthesize import WORKSPACE_ROOT, SynthesisDrop, fact_value, render_value, value_in_text
 from firefly_eval.grading import grade, normalize_text
-from firefly_eval.schema import CallRecord, Task, ToolSpec
+from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
-__all__ = ["Verifier", "leaks", "perturb", "self_check"]
+__all__ = ["Verifier", "answer_problems", "leaks", "name_leaks", "perturb", "self_check", "self_contained"]
+
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
+_SCRIPT = re.compile(r"`|\b[A-Za-z_][\w.]*\s?=\s?\S|\b(use|call|run|invoke) (the )?\w+ (tool|server|function)\b",
+                     re.IGNORECASE)
+_FORMAT_KEY = re.compile(r"(^|\.)(lines|line\[0\])$|^len(\(|$)")
+_HOST = re.compile(r"(/root\b|/home/\w+|\bPATH=|/usr/(local/)?bin|HOME=|/opt/|\.venv|site-packages)")
+
+
+def _identifiers(task: Task, tools: dict[tuple[str, str], ToolSpec]) -> tuple[set[str], set[str]]:
+    """Names a question must not use: identifier-like tool, server and parameter names (``week_number``,
+    ``getUser``, ``tau2airline``); and plain-word tool and server names (``add``, ``memory``), which
+    count only when the question calls them a tool or server."""
+    idents: set[str] = set()
+    words: set[str] = set()
+    for server, tool in task.tools:
+        for name in (tool, server):
+            (idents if _IDENT.fullmatch(name) or not name.isalpha() else words).add(name.lower())
+        spec = tools.get((server, tool))
+        for p in ((spec.input_schema or {}).get("properties") or {}) if spec else {}:
+            if _IDENT.fullmatch(p):
+                idents.add(p.lower())
+    return {n for n in idents if len(n) >= 3}, {n for n in words if len(n) >= 3}
+
+
+def name_leaks(task: Task, tools: dict[tuple[str, str], ToolSpec]) -> list[str]:
+    """Tool, server or parameter names (and call-script syntax) in the question or the answer field names."""
+    problems: list[str] = []
+    q = task.question.lower()
+    tokens = set(re.findall(r"[\w.\-/]+", q)) | set(re.findall(r"\w+", q))
+    idents, words = _identifiers(task, tools)
+    fields = {f.lower() for f in task.answer}
+    for name in sorted(idents):
+        if name in tokens or name in q.replace(" ", ""):
+            problems.append(f"question names {name!r}")
+    for name in sorted(words):
+        if re.search(rf"\b{re.escape(name)} (tool|server|function|endpoint)\b|\b(tool|server|function) {re.escape(name)}\b", q):
+            problems.append(f"question names the {name!r} tool or server")
+    for name in sorted(idents | words):
+        if name in fields:
+            problems.append(f"answer field {name!r} is a tool, server or parameter name")
+    m = _SCRIPT.search(task.question)
+    if m:
+        problems.append(f"question reads as a call script ({m.group(0)!r})")
+    return problems
+
+
+def _stated(value: Any, server: str, padded_q: str, raw_q: str, worded: str | None) -> bool:
+    if worded is not None:
+        return worded in raw_q
+    try:
+        text, folder = render_value(value, server, WORKSPACE_ROOT)
+    except SynthesisDrop:
+        return False
+    if folder and folder not in raw_q:
+        return False
+    nt = normalize_text(text)
+    return bool(nt) and (f" {nt} " in padded_q or nt in padded_q)
+
+
+def self_contained(task: Task, calls: dict[str, CallRecord], tools: dict[tuple[str, str], ToolSpec],
+                   cards: dict[tuple[str, str], ToolCard] | None = None) -> list[str]:
+    """Every argument of every reference call is stated in the question, returned by an earlier
+    reference call, or the tool's default; the problems otherwise."""
+    problems: list[str] = []
+    padded = f" {normalize_text(task.question)} "
+    earlier: list[str] = []
+    for ref_id, ref in zip(task.reference_calls, task.reference_arguments):
+        spec = tools.get((ref["server"], ref["tool"]))
+        card = (cards or {}).get((ref["server"], ref["tool"])) or (derived_card(spec) if spec else None)
+        props = ((spec.input_schema or {}).get("properties") or {}) if spec else {}
+        for param, value in ref["arguments"].items():
+            sch = props.get(param) if isinstance(props.get(param), dict) else {}
+            if "default" in sch and sch["default"] == value:
+                continue
+            sv = str(value).strip() if not isinstance(value, (dict, list)) else ""
+            if sv and any(re.search(rf"(?<![\w.]){re.escape(sv)}(?![\w])", t) for t in earlier):
+                continue  # produced by an earlier reference call
+            if not _stated(value, ref["server"], padded, task.question, wording(card, param, value)):
+                problems.append(f"{ref['tool']}: argument {param} is neither stated, produced earlier nor default")
+        rec = calls.get(ref_id)
+        if rec is not None:
+            earlier.append(result_text(rec.result))
+    return problems
+
+
+def answer_problems(task: Task, calls: dict[str, CallRecord]) -> list[str]:
+    """Answer fields that are no information: from an error, a formatting fact, the host environment."""
+    problems: list[str] = []
+    for name, src in task.provenance.get("answer_sources", {}).items():
+        rec = calls.get(src.get("call", ""))
+        if rec is None:
+            problems.append(f"{name}: source call missing")
+            continue
+        if error_reason(rec.result, rec.is_error):
+            problems.append(f"{name}: taken from an error result")
+        if _FORMAT_KEY.search(str(src.get("key", ""))):
+            problems.append(f"{name}: a formatting fact ({src.get('key')})")
+        if _HOST.search(str(task.answer.get(name, ""))):
+            problems.append(f"{name}: the host environment")
+    return problems
 
 
 def leaks(task: Task) -> list[str]:
@@ -58,13 +159,13 @@ def self_check(task: Task) -> str | None:
 class Verifier:
     """Runs the filters over synthesized tasks, counting drops per reason."""
 
-    def __init__(self, stateful_servers: set[str], dedup_threshold: float = 95.0,
-                 tools: dict[tuple[str, str], ToolSpec] | None = None) -> None:
+    def __init__(self, stateful_servers: set[str], tools: dict[tuple[str, str], ToolSpec] | None = None,
+                 cards: dict[tuple[str, str], ToolCard] | None = None) -> None:
         self.stateful = stateful_servers
         self.tools = tools or {}
-        self.dedup_threshold = dedup_threshold
+        self.cards = cards or {}
         self.counts: Counter[str] = Counter()
-        self._questions: dict[tuple, list[str]] = {}
+        self.reasons: list[str] = []
 
     def oracle_replay(self, task: Task, calls: list[CallRecord]) -> str | None:
         """Replaying the reference calls through the simulator (exact tier) reproduces the gold."""
@@ -95,18 +196,23 @@ class Verifier:
         if task is None:
             self.counts["dropped_no_task"] += 1
             return None
-        for name in list(task.answer):
-            if name in volatile_fields:
-                del task.answer[name]
-                task.answer_schema["properties"].pop(name)
-                task.answer_schema["required"].remove(name)
-                self.counts["fields_removed_volatile"] += 1
-        if len(task.answer) < 2:
+        if volatile_fields & set(task.answer):
+            # the card synthesizer is re-run without volatile facts before this check (the question
+            # then asks for the others); a task still holding one is dropped, never silently trimmed
+            self.counts["dropped_volatile"] += 1
+            self.reasons.append(f"dropped_volatile: {sorted(volatile_fields & set(task.answer))}")
+            return None
+        if not task.answer:
             self.counts["dropped_volatile"] += 1
             return None
-        if leaks(task):
-            self.counts["dropped_leak"] += 1
-            return None
+        by_id = {c.id: c for c in calls}
+        for counter, found in (("dropped_leak", leaks(task)), ("dropped_name_leak", name_leaks(task, self.tools)),
+                               ("dropped_not_information", answer_problems(task, by_id)),
+                               ("dropped_not_self_contained", self_contained(task, by_id, self.tools, self.cards))):
+            if found:
+                self.counts[counter] += 1
+                self.reasons.append(f"{counter}: {found[0]}")
+                return None
         reason = self_check(task)
         if reason:
             self.counts["dropped_self_check"] += 1
@@ -115,12 +221,8 @@ class Verifier:
         if reason:
             self.counts["dropped_oracle_replay"] += 1
             return None
-        sig = tuple(sorted(map(tuple, task.tools)))
-        seen = self._questions.setdefault(sig, [])
-        if any(fuzz.ratio(task.question, q) >= self.dedup_threshold for q in seen):
-            self.counts["dropped_duplicate"] += 1
-            return None
-        seen.append(task.question)
-        task.quality = {"filters": ["volatility", "leak", "self_check", "oracle_replay", "dedup"], "oracle": "pass"}
+        # (questions are deduplicated across plans when the run's shards are collected)
+        task.quality = {"filters": ["volatility", "leak", "name_leak", "information", "self_contained",
+                                    "self_check", "oracle_replay"], "oracle": "pass"}
         self.counts["kept"] += 1
         return task

@@ -29,6 +29,10 @@ def generate_cmd(
     workers: int = typer.Option(1, help="Ray workers."),
     ray_address: str | None = typer.Option(None, help="Ray cluster: auto or ray://host:10001 "
                                                       "(default: start a local instance)."),
+    cards: list[Path] = typer.Option([], "--cards", help="Folder of tool cards (firefly fleet cards --out); "
+                                                       "curated cards of the default fleet are always read."),
+    max_server_share: float = typer.Option(0.15, help="No server in more than this share of the kept tasks "
+                                                      "(computed once from the total)."),
 ) -> None:
     """Explore sampled plans on the live fleet, write tasks backward, verify, build the dataset."""
     from firefly_eval.generation.pipeline import GenerateConfig, generate
@@ -36,7 +40,8 @@ def generate_cmd(
     specs = load_specs(fleet)
     cfg = GenerateConfig(n_plans=n, seed=seed, test_share=test_share, fleet_file=str(fleet or "default"),
                          explorer=explorer, synthesizer=synthesizer, judge=judge, executor=executor, workers=workers,
-                         ray_address=ray_address)
+                         ray_address=ray_address, cards_dirs=[str(c) for c in cards],
+                         max_server_share=max_server_share)
     if executor not in ("local", "ray"):
         console.print(f"[red]error:[/red] --executor must be local or ray, got {executor!r}")
         raise typer.Exit(2)
