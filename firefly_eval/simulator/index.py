@@ -16,7 +16,7 @@ from typing import Any, Iterable
 from rapidfuzz import fuzz, process
 
 from firefly_eval.schema import CallRecord, canonical_json, canonicalize
-from firefly_eval.simulator.sensitivity import ToolPolicy, normalize_text, text_similarity
+from firefly_eval.simulator.sensitivity import ToolPolicy, key_similarity, text_key, text_similarity
 
 __all__ = ["CallIndex", "Match", "argument_similarity", "flatten_arguments"]
 
@@ -93,27 +93,48 @@ class Match:
     differs: tuple[str, ...] = ()
 
 
+TextKeys = dict[str, tuple[str, tuple[str, ...]]]
+
+
+class _Group:
+    """Records that agree on every exact parameter (and history): positions, free-text keys, prefilter texts."""
+
+    __slots__ = ("joined", "positions", "texts")
+
+    def __init__(self) -> None:
+        self.positions: list[int] = []
+        self.texts: list[TextKeys] = []
+        self.joined: list[str] = []
+
+
 class _Prepared:
     """A bucket's records grouped by their exact parameters, under one tool policy."""
 
-    __slots__ = ("exact", "groups", "policy", "texts")
+    __slots__ = ("exact", "groups", "policy")
 
     def __init__(self, policy: ToolPolicy) -> None:
         self.policy = policy
         self.exact: dict[tuple[str, str], int] = {}  # (history, normalised args) -> position
-        self.groups: dict[tuple[str, str], list[int]] = {}  # (history, exact-parameter signature) -> positions
-        self.texts: dict[int, tuple[dict[str, Any], str]] = {}  # position -> (text params, joined normalised)
+        self.groups: dict[tuple[str, str], _Group] = {}  # (history, exact-parameter signature) -> group
 
     def add(self, pos: int, record: CallRecord) -> None:
         norm = self.policy.normalize(record.arguments)
         self.exact.setdefault((record.history_key, canonical_json(norm)), pos)
         sig, text = self.policy.split(norm)
-        self.groups.setdefault((record.history_key, sig), []).append(pos)
-        self.texts[pos] = (text, _joined(text))
+        group = self.groups.setdefault((record.history_key, sig), _Group())
+        keys = _text_keys(text)
+        group.positions.append(pos)
+        group.texts.append(keys)
+        group.joined.append(_joined(keys))
 
 
-def _joined(text: dict[str, Any]) -> str:
-    return " ".join(f"{k} {normalize_text(text[k])}" for k in sorted(text))
+def _text_keys(text: dict[str, Any]) -> TextKeys:
+    return {k: text_key(v) for k, v in text.items()}
+
+
+def _joined(keys: TextKeys) -> str:
+    """Token-sorted text of all free-text parameters (fuzz.ratio on it is a token-sort ratio)."""
+    return " ".join(sorted(t for k in keys for t in (k, *keys[k][0].split())))
 
 
 class _ToolBucket:
@@ -205,19 +226,20 @@ class CallIndex:
         prep = bucket.prepare(policy)
         sig, text = policy.split(policy.normalize(arguments))
         group = prep.groups.get((history_key, sig))
-        if not group:
+        if group is None:
             return None
-        if len(group) > prefilter:
-            choices = {pos: prep.texts[pos][1] for pos in group}
-            hits = process.extract(_joined(text), choices, scorer=fuzz.token_sort_ratio, limit=prefilter)
-            group = [h[2] for h in hits]
+        keys = _text_keys(text)
+        members: Iterable[int] = range(len(group.positions))
+        if len(group.positions) > prefilter:
+            hits = process.extract(_joined(keys), group.joined, scorer=fuzz.ratio, limit=prefilter)
+            members = [h[2] for h in hits]
         best: Match | None = None
-        for pos in group:
-            rec = bucket.records[pos]
-            rtext = prep.texts[pos][0]
-            keys = set(text) | set(rtext)
-            score = (sum(text_similarity(text[k], rtext[k]) for k in keys if k in text and k in rtext) / len(keys)
-                     if keys else 100.0)
+        for i in members:
+            rec = bucket.records[group.positions[i]]
+            rkeys = group.texts[i]
+            names = set(keys) | set(rkeys)
+            score = (sum(key_similarity(keys[k], rkeys[k]) for k in names if k in keys and k in rkeys) / len(names)
+                     if names else 100.0)
             if best is None or score > best.score or (score == best.score and best.record.is_error
                                                       and not rec.is_error):
                 best = Match(rec, score)

@@ -24,7 +24,8 @@ from rapidfuzz import fuzz
 
 from firefly_eval.schema import ToolSpec, canonical_json, canonicalize
 
-__all__ = ["Kind", "ToolPolicy", "param_kind", "text_similarity", "tool_policy"]
+__all__ = ["Kind", "ToolPolicy", "key_similarity", "normalize_text", "param_kind", "text_key", "text_similarity",
+           "tool_policy"]
 
 Kind = Literal["exact", "text"]
 
@@ -111,14 +112,24 @@ def normalize_text(value: Any) -> str:
     return _SPACE.sub(" ", _PUNCT.sub(" ", s)).strip()
 
 
+def text_key(value: Any) -> tuple[str, tuple[str, ...]]:
+    """(normalised text, the numbers written in it, sorted): what :func:`key_similarity` compares."""
+    norm = normalize_text(value)
+    return norm, tuple(sorted(_NUM_TOKEN.findall(norm)))
+
+
+def key_similarity(a: tuple[str, tuple[str, ...]], b: tuple[str, tuple[str, ...]]) -> float:
+    """0-100 similarity of two :func:`text_key` values; 0 when their numbers differ."""
+    if a[1] != b[1]:
+        return 0.0
+    if a[0] == b[0]:
+        return 100.0
+    return float(max(fuzz.ratio(a[0], b[0]), fuzz.token_sort_ratio(a[0], b[0])))
+
+
 def text_similarity(a: Any, b: Any) -> float:
     """0-100 similarity of two free-text values; 0 when the numbers written in them differ."""
-    na, nb = normalize_text(a), normalize_text(b)
-    if sorted(_NUM_TOKEN.findall(na)) != sorted(_NUM_TOKEN.findall(nb)):
-        return 0.0
-    if na == nb:
-        return 100.0
-    return float(max(fuzz.ratio(na, nb), fuzz.token_sort_ratio(na, nb)))
+    return key_similarity(text_key(a), text_key(b))
 
 
 @dataclass
