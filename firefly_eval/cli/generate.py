@@ -10,6 +10,7 @@ from rich.progress import TextColumn
 from rich.table import Table
 
 from firefly_eval.cli.common import FleetOpt, console, load_specs, stage_progress
+from firefly_eval.mcp.config import HostCodeRefused, refuse_host_code
 
 __all__ = ["generate_cmd"]
 
@@ -33,11 +34,20 @@ def generate_cmd(
                                                        "curated cards of the default fleet are always read."),
     max_server_share: float = typer.Option(0.15, help="No server in more than this share of the kept tasks "
                                                       "(computed once from the total)."),
+    allow_host_code: bool = typer.Option(False, "--allow-host-code",
+                                         help="Let a model explorer drive servers marked firefly.host_code "
+                                              "(they run code on this machine)."),
 ) -> None:
     """Explore sampled plans on the live fleet, write tasks backward, verify, build the dataset."""
     from firefly_eval.generation.pipeline import GenerateConfig, generate
 
     specs = load_specs(fleet)
+    if explorer:
+        try:
+            refuse_host_code(specs, "generate --explorer MODEL", allow=allow_host_code)
+        except HostCodeRefused as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
     cfg = GenerateConfig(n_plans=n, seed=seed, test_share=test_share, fleet_file=str(fleet or "default"),
                          explorer=explorer, synthesizer=synthesizer, judge=judge, executor=executor, workers=workers,
                          ray_address=ray_address, cards_dirs=[str(c) for c in cards],

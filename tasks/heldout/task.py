@@ -30,7 +30,7 @@ TASK_VERSION: str = yaml.safe_load(Path(__file__).with_name("eval.yaml").read_te
 def heldout(
     dataset: str = DEFAULT_DATASET,
     split: str = "test",
-    tools: str = "task",
+    tools: str = "servers",
     simulator_tier: Literal["exact", "fuzzy"] = "fuzzy",
     fuzzy_threshold: float = 90.0,
     miss_policy: Literal["error", "simulate"] = "error",
@@ -47,7 +47,8 @@ def heldout(
     Args:
         dataset: ``shipped`` (default), a dataset folder, or a Hub id.
         split: dataset split.
-        tools: ``task`` (the task's tools), ``servers`` (all tools of its servers) or ``distractors:N``.
+        tools: ``servers`` (default: every tool of the task's servers, so choosing the tool is part of the
+            task), ``task`` (only the task's reference tools) or ``distractors:N`` (those plus N others).
         simulator_tier: ``exact`` for strict replay, ``fuzzy`` to also allow near matches.
         fuzzy_threshold: minimum similarity (0-100) for the fuzzy tier.
         miss_policy: ``error`` (default: a miss is an error result, never an invented success) or

@@ -54,8 +54,6 @@ def test_simulate_live_refuses_host_code_servers(tmp_path):
     assert "gnomon" in out and "--allow-host-code" in out
 
 
-@pytest.mark.xfail(strict=True, reason="not wired yet: cli/generate.py (lead) should call "
-                                       "refuse_host_code(specs, 'generate --explorer MODEL', allow_host_code)")
 def test_generate_with_a_model_explorer_refuses_host_code_servers(tmp_path):
     res = CliRunner().invoke(app, ["generate", "-o", str(tmp_path / "run"), "-n", "2", "-f",
                                    str(_host_code_fleet(tmp_path)), "--explorer", "mockllm/model"])
