@@ -1,7 +1,16 @@
-"""``inspect eval firefly_eval/tau2_airline --model M --model-role user=U --epochs 4``."""
+"""``inspect eval firefly_eval/tau2_airline --model M --model-role user=U -T epochs=4``.
+
+``-T epochs=N`` sets the runs and the reducers together: mean, pass^k for every k from 1 to N (tau2's
+C(c,k)/C(n,k), a trial succeeding when its reward is within 1e-6 of 1) and pass@k for k from 2 to N.
+Inspect's own ``--epochs N`` keeps the reducers the task chose, and the task cannot see N, so with
+``--epochs`` alone only the mean is reported.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from inspect_ai import Epochs, Task, task
 from inspect_ai.agent import as_solver
 from inspect_ai.scorer import Score, Scorer, Target, accuracy, pass_at, pass_k, scorer, stderr
@@ -10,16 +19,20 @@ from inspect_ai.util import store
 
 from firefly_eval.tasks.tau2.agent import strict_user_simulator
 
-__all__ = ["tau2_airline", "tau2_retail", "tau2_telecom", "tau2_epochs"]
+__all__ = ["TASK_VERSION", "tau2_airline", "tau2_retail", "tau2_telecom", "tau2_epochs"]
+
+TASK_VERSION: str = yaml.safe_load((Path(__file__).with_name("eval.yaml")).read_text())["version"]
 
 SUCCESS = 1.0 - 1e-6  # tau2: a trial succeeds when its reward is within 1e-6 of 1
 
 
 def tau2_epochs(epochs: int) -> Epochs | None:
-    """mean + pass^k (tau2's C(c,k)/C(n,k)) and pass@k for k = 1, 2, 4, ... <= epochs."""
-    if epochs <= 1:
+    """mean + pass^k (tau2's C(c,k)/C(n,k)) for every k = 1..epochs, and pass@k for k = 2..epochs."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    if epochs == 1:
         return None
-    ks = [k for k in (1, 2, 4, 8, 16) if k <= epochs]
+    ks = list(range(1, epochs + 1))
     return Epochs(epochs, ["mean", *[pass_k(k, value=SUCCESS) for k in ks], *[pass_at(k, value=SUCCESS) for k in ks
                                                                             if k > 1]])
 
@@ -64,7 +77,8 @@ def _wrap(base: Task, domain: str, message_limit: int, epochs: int) -> Task:
 
         solver = [telecom_initializer(), solver]
     return Task(dataset=base.dataset, solver=solver, scorer=stop_checked(base.scorer[0]), epochs=tau2_epochs(epochs),
-                version=f"firefly-{base.version}", metadata={**(base.metadata or {}), "wrapper": "firefly_eval"})
+                version=TASK_VERSION, metadata={**(base.metadata or {}), "wrapper": "firefly_eval",
+                                                 "inspect_evals_version": base.version})
 
 
 @task

@@ -60,3 +60,16 @@ def test_pass_hat_k_matches_tau2_definition(values, k):
     n, c = len(values), sum(v >= 1 - 1e-6 for v in values)
     got = pass_k(k, value=SUCCESS)([Score(value=float(v)) for v in values]).value
     assert got == pytest.approx(comb(c, k) / comb(n, k))
+
+
+def test_epochs_report_pass_hat_k_for_every_k_and_version_from_eval_yaml():
+    from inspect_ai.scorer._reducer.registry import reducer_log_name
+
+    from firefly_eval.tasks.tau2.task import TASK_VERSION, tau2_epochs
+
+    names = [reducer_log_name(r) for r in tau2_epochs(5).reducer]
+    assert names == ["mean", *[f"pass_k_{k}" for k in range(1, 6)], *[f"pass_at_{k}" for k in range(2, 6)]]
+    assert tau2_epochs(1) is None
+    with pytest.raises(ValueError, match="epochs must be"):
+        tau2_epochs(0)
+    assert tau2_airline().version == TASK_VERSION == "2.0.0"
