@@ -134,9 +134,11 @@ def _typed(value: Any, schema: dict[str, Any]) -> Any:
     if typ == "number":
         return value if isinstance(value, (int, float)) else None
     if typ in (None, "string"):
+        if isinstance(value, (int, float)):
+            value = str(int(value) if isinstance(value, float) and value.is_integer() else value)
         if "enum" in schema and value not in schema["enum"]:
             return None
-        return str(value) if isinstance(value, str) and 0 < len(value) <= 200 else None
+        return value if isinstance(value, str) and 0 < len(value) <= 200 else None
     return None
 
 

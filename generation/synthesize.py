@@ -279,6 +279,8 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
                 break
     if n_fields == 0:
         raise SynthesisDrop("dropped_no_answer")
+    if all(isinstance(v, bool) for st in steps for _, v in st.answers):
+        raise SynthesisDrop("dropped_guessable")  # yes/no answers only: a coin flip passes too often
     # steps that neither answer nor feed a later step are not needed (unless their server keeps state);
     # when some step uses an earlier result, stateless steps outside such a chain are left out too
     chained = {st.step.node for st in steps if st.bound} | {n for st in steps for n, _ in st.bound.values()}

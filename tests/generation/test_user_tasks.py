@@ -1,0 +1,138 @@
+"""User tasks: error detection, card composition along the DAG, and the checks that can fail."""
+
+import json
+
+import pytest
+
+from firefly_eval.cards import CardError, OutputCard, ToolCard, check_card, load_cards
+from firefly_eval.facts import error_reason, fact_value
+from firefly_eval.generation.explore import Exploration, StepResult
+from firefly_eval.generation.synthesize import SynthesisDrop, synthesize_task
+from firefly_eval.generation.verify import answer_problems, name_leaks, self_contained
+from firefly_eval.schema import CallRecord, Plan, ToolSpec
+
+
+def _text(t: str) -> dict:
+    return {"content": [{"type": "text", "text": t}]}
+
+
+@pytest.mark.parametrize("result", [
+    {"content": [{"type": "text", "text": "boom"}], "isError": True},
+    _text("Invalid paragraph index. Document has 5 paragraphs (0-4)."),
+    _text("Unsupported operation: winter"),
+    _text("未找到匹配的菜谱"),
+    _text('{"ok": false, "error": "User O-5004 not found"}'),
+    _text('{"success": true, "data": {"isError": true}, "isError": true}'),
+    _text('{"result": "error", "message": "hash mismatch"}'),
+    _text("Traceback (most recent call last):\n  File x"),
+    _text("No presentation is currently loaded or the specified ID is invalid"),
+])
+def test_error_texts_are_errors(result):
+    assert error_reason(result) is not None
+
+
+@pytest.mark.parametrize("text", ["38", "x^{3} - x", '{"city": "Porto", "total": 120.5}', "The sum of 102 and 102 is 204.",
+                                  "Commit history: Commit: 4267847 Author: Dalia Moreau"])
+def test_information_is_not_an_error(text):
+    assert error_reason(_text(text)) is None
+
+
+TOOLS = {
+    ("shop", "lookup_order"): ToolSpec(server="shop", name="lookup_order", description="Look up an order.",
+                                       input_schema={"type": "object", "properties": {"order_id": {"type": "string"}},
+                                                     "required": ["order_id"]}),
+    ("shop", "get_customer"): ToolSpec(server="shop", name="get_customer", description="Get a customer.",
+                                       input_schema={"type": "object", "properties": {
+                                           "customer_id": {"type": "string"},
+                                           "fields": {"type": "string", "default": "all"}},
+                                           "required": ["customer_id"]}),
+}
+CARDS = {
+    ("shop", "lookup_order"): ToolCard(
+        server="shop", tool="lookup_order", goal="look up order {order_id}", inputs={"order_id": "the order"},
+        outputs=[OutputCard(key="customer_id", name="customer", ask="the id of the customer who placed it",
+                            refer="the customer who placed that order"),
+                 OutputCard(key="total", name="order_total", ask="the order's total")]),
+    ("shop", "get_customer"): ToolCard(
+        server="shop", tool="get_customer", goal="find the city of {customer_id}",
+        inputs={"customer_id": "the customer"},
+        outputs=[OutputCard(key="city", name="city", ask="that customer's city")]),
+}
+
+
+def _exploration(second_result: dict | None = None, bound: bool = True) -> Exploration:
+    plan = Plan(id="p1", nodes=[("shop", "lookup_order"), ("shop", "get_customer")], edges=[(0, 1)],
+                pattern="sequence")
+    r0 = CallRecord(id="r0", server="shop", tool="lookup_order", arguments={"order_id": "O-5004"},
+                    result=_text(json.dumps({"customer_id": "C-203", "total": 120.5})))
+    r1 = CallRecord(id="r1", server="shop", tool="get_customer", arguments={"customer_id": "C-203"},
+                    result=second_result or _text(json.dumps({"name": "Ada Okafor", "city": "Porto"})))
+    steps = [StepResult(0, r0, [r0]), StepResult(1, r1, [r1], bound={"customer_id": 0} if bound else {})]
+    return Exploration(plan, steps, [r0, r1])
+
+
+def test_composed_question_needs_the_chain_and_passes_the_checks():
+    exp = _exploration()
+    task = synthesize_task(exp, TOOLS, cards=CARDS)
+    q = task.question
+    assert "O-5004" in q and "C-203" not in q  # stated input; the produced id is referred to by meaning
+    assert "the customer who placed that order" in q
+    assert "lookup_order" not in q and "customer_id" not in q and "=" not in q and "`" not in q
+    assert task.answer["city"] == "Porto"
+    calls = {c.id: c for c in exp.calls}
+    assert name_leaks(task, TOOLS) == []
+    assert self_contained(task, calls, TOOLS, CARDS) == []
+    assert answer_problems(task, calls) == []
+    # the oracle rebuilds each field from the (replayed) record, never from the stored answer
+    src = task.provenance["answer_sources"]["city"]
+    assert fact_value(calls[src["call"]], src["key"]) == "Porto"
+
+
+def test_checks_fail_on_call_scripts_unstated_arguments_and_error_answers():
+    exp = _exploration()
+    task = synthesize_task(exp, TOOLS, cards=CARDS)
+    calls = {c.id: c for c in exp.calls}
+    script = task.model_copy(update={"question": "First, use `lookup_order` with order_id = \"O-5004\"."})
+    assert name_leaks(script, TOOLS)
+    unstated = task.model_copy(update={"question": "Find the city of that customer."})
+    assert any("order_id" in p for p in self_contained(unstated, calls, TOOLS, CARDS))
+    broken = dict(calls)
+    broken["r1"] = calls["r1"].model_copy(update={"result": _text("Error: customer not found")})
+    assert any("error" in p for p in answer_problems(task, broken))
+
+
+def test_an_error_step_gives_no_answer():
+    with pytest.raises(SynthesisDrop) as drop:
+        synthesize_task(_exploration(_text("User C-203 not found")), TOOLS, cards=CARDS)
+    assert drop.value.reason == "dropped_trivial"  # only one step succeeded
+
+
+def test_never_cards_are_not_tasks():
+    cards = dict(CARDS)
+    cards[("shop", "get_customer")] = CARDS[("shop", "get_customer")].model_copy(update={"use": "never"})
+    with pytest.raises(SynthesisDrop) as drop:
+        synthesize_task(_exploration(), TOOLS, cards=cards)
+    assert drop.value.reason == "dropped_never_tool"
+
+
+def test_bad_cards_are_named(tmp_path):
+    bad = ToolCard(server="shop", tool="get_customer", goal="find {customer} in {city}", args=[{"town": "x"}])
+    problems = check_card(bad, TOOLS[("shop", "get_customer")])
+    assert any("{customer} names no parameter" in p for p in problems)
+    assert any("unknown parameters ['town']" in p for p in problems)
+    (tmp_path / "shop.json").write_text(json.dumps({"server": "shop", "tools": {"get_customer": {"goal": 3}}}))
+    with pytest.raises(CardError, match=r"shop.json: tools.get_customer.goal"):
+        load_cards([tmp_path])
+
+
+def test_shipped_cards_load_and_name_real_parameters():
+    tools = {}
+    from firefly_eval.tasks.heldout.dataset import shipped_path
+
+    for line in (shipped_path() / "tools.jsonl").read_text().splitlines():
+        t = ToolSpec.model_validate_json(line)
+        tools[t.key] = t
+    cards = load_cards()
+    assert len(cards) > 400
+    problems = [p for k, c in cards.items() if k in tools for p in check_card(c, tools[k])]
+    assert problems == []
