@@ -172,7 +172,22 @@ def _needles(secrets: Mapping[str, str] | Iterable[str]) -> list[tuple[str, str]
         escaped = json.dumps(value)[1:-1]  # the value inside a JSON string a server printed
         if escaped != value:
             out.append((escaped, mark))
+        out += [(b, mark) for b in _base64_forms(value)]
     return sorted(out, key=lambda p: len(p[0]), reverse=True)
+
+
+def _base64_forms(value: str) -> list[str]:
+    """The part of ``value``'s base64 encoding that is the same wherever it starts in a longer text
+    (one form per byte alignment; characters that mix in neighbouring bytes are left out)."""
+    raw = value.encode()
+    forms = []
+    for k in range(3):
+        enc = base64.b64encode(b"\0" * k + raw).decode().rstrip("=")
+        start = 4 if k else 0  # the first group holds the padding bytes' bits
+        stop = len(enc) - (1 if (k + len(raw)) % 3 else 0)  # the last char may hold the next byte's bits
+        if stop - start >= 8:
+            forms.append(enc[start:stop])
+    return forms
 
 
 def redact(text: str, secrets: Mapping[str, str] | Iterable[str]) -> str:
