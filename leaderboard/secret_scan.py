@@ -120,48 +120,53 @@ def _as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def _cells(path: Path) -> Iterator[tuple[int | None, str | None, str]]:
-    """(row, column, text) of a file's decoded content."""
-    suffix = path.suffix.lower()
-    if suffix == ".parquet":
-        import pyarrow.parquet as pq
+def _parquet_cells(path: Path) -> Iterator[tuple[int | None, str | None, str]]:
+    import pyarrow.parquet as pq
 
-        table = pq.read_table(path)
-        for column in table.column_names:
-            for row, value in enumerate(table.column(column).to_pylist()):
-                if value is not None:
-                    yield row, column, _as_text(value)
-        return
-    raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="replace")
-    if suffix == ".jsonl":
-        for row, line in enumerate(text.splitlines()):
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError:
-                yield row, None, line
-                continue
-            if isinstance(obj, dict):
-                for key, value in obj.items():
-                    yield row, str(key), _as_text(value)
-            else:
-                yield row, None, line
-        return
-    if suffix == ".json":
+    table = pq.read_table(path)
+    for column in table.column_names:
+        for row, value in enumerate(table.column(column).to_pylist()):
+            if value is not None:
+                yield row, column, _as_text(value)
+
+
+def _jsonl_cells(text: str) -> Iterator[tuple[int | None, str | None, str]]:
+    for row, line in enumerate(text.splitlines()):
         try:
-            obj = json.loads(text)
+            obj = json.loads(line)
         except json.JSONDecodeError:
             obj = None
         if isinstance(obj, dict):
             for key, value in obj.items():
-                yield None, str(key), _as_text(value)
-            return
-        if isinstance(obj, list):
-            for row, value in enumerate(obj):
-                yield row, None, _as_text(value)
-            return
-    for row, line in enumerate(text.splitlines(), start=1):  # text: row is the line number
-        yield row, None, line
+                yield row, str(key), _as_text(value)
+        else:
+            yield row, None, line
+
+
+def _json_cells(text: str) -> Iterator[tuple[int | None, str | None, str]]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        obj = None
+    if isinstance(obj, dict):
+        yield from ((None, str(key), _as_text(value)) for key, value in obj.items())
+    elif isinstance(obj, list):
+        yield from ((row, None, _as_text(value)) for row, value in enumerate(obj))
+    else:  # not JSON after all: lines
+        yield from ((row, None, line) for row, line in enumerate(text.splitlines(), start=1))
+
+
+def _cells(path: Path) -> Iterator[tuple[int | None, str | None, str]]:
+    """(row, column, text) of a file's decoded content: parquet cells, JSON(L) values, text lines."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return _parquet_cells(path)
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    if suffix == ".jsonl":
+        return _jsonl_cells(text)
+    if suffix == ".json":
+        return _json_cells(text)
+    return ((row, None, line) for row, line in enumerate(text.splitlines(), start=1))  # row = line number
 
 
 def scan_folder(folder: Path, needles: Mapping[str, str], skip: set[str] = frozenset()) -> list[Hit]:

@@ -198,7 +198,7 @@ def load_bundle(dataset: str, split: str) -> tuple[list[Task], CallIndex, dict[t
         except EntryNotFoundError:
             tools_file = Path(f"{src}/tools.jsonl (on the Hub)")
     tools = _tool_specs(tools_file)
-    where = {t.id: f"{w} row {i}" for (w, i, _), t in zip(rows, tasks)} if len(rows) == len(tasks) else {}
+    where = {t.id: f"{w} row {i}" for (w, i, _), t in zip(rows, tasks, strict=True)} if len(rows) == len(tasks) else {}
     unknown = [f"{where.get(t.id, 'task')} (task {t.id}): offers tool(s) not in tools.jsonl: "
                f"{sorted('/'.join(k) for k in map(tuple, t.tools) if k not in tools)}"
                for t in tasks if any(tuple(k) not in tools for k in t.tools)]

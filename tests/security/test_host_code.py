@@ -11,7 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from firefly_eval.cli.main import app
-from firefly_eval.mcp.config import FleetConfigError, HostCodeRefused, firefly_home, load_fleet, refuse_host_code
+from firefly_eval.mcp.config import (
+    FleetConfigError,
+    HostCodeRefused,
+    firefly_home,
+    load_fleet,
+    refuse_host_code,
+)
 from firefly_eval.tasks.heldout.dataset import shipped_path
 
 # the escape issue 20 found: an object-graph walk from a literal to os, then a file created outside the sandbox

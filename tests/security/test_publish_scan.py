@@ -11,7 +11,13 @@ import pytest
 from typer.testing import CliRunner
 
 from firefly_eval.cli.main import app
-from firefly_eval.leaderboard.publish import STAGE_MARKER, StageError, UnverifiedScan, scan_hits, stage_dataset
+from firefly_eval.leaderboard.publish import (
+    STAGE_MARKER,
+    StageError,
+    UnverifiedScan,
+    scan_hits,
+    stage_dataset,
+)
 
 # made-up values in each real shape (none is a live credential)
 PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n-----END RSA PRIVATE KEY-----"

@@ -64,7 +64,7 @@ def test_ten_malformed_messages_get_ten_errors_then_ping_is_answered():
         for _, line, _, _ in MALFORMED:
             srv.send(line)
         answers = [srv.receive() for _ in MALFORMED]
-        for (what, _, rid, code), ans in zip(MALFORMED, answers):
+        for (what, _, rid, code), ans in zip(MALFORMED, answers, strict=True):
             assert ans.get("jsonrpc") == "2.0" and "error" in ans, (what, ans)
             assert ans["error"]["code"] == code, (what, ans)
             assert ans["id"] == rid, (what, ans)
