@@ -1,36 +1,23 @@
-"""Dataset rows -> GRPO prompts with the task's tool list and answer fields."""
+"""Dataset rows -> GRPO prompts: the harness's system prompt and question; tools come from the interface."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from firefly_eval.agent_tools import exposed_name
-from firefly_eval.schema import Task, ToolSpec
+from firefly_eval.schema import Task
+from firefly_eval.tasks.heldout.interface import SYSTEM_PROMPT
 
-__all__ = ["SYSTEM", "task_to_row"]
-
-SYSTEM = ("You solve tasks by calling tools. Use `call_tool` with a tool name from the list and JSON arguments; "
-          "when you know every answer field, call `submit` with a JSON object.")
+__all__ = ["task_to_row"]
 
 
-def task_to_row(task: Task, tools: dict[tuple[str, str], ToolSpec]) -> dict[str, Any]:
-    """One training row: chat prompt plus the columns the environment needs."""
-    lines = []
-    for key in dict.fromkeys(map(tuple, task.tools)):
-        spec = tools.get(key)
-        if spec is None:
-            continue
-        params = json.dumps(spec.input_schema.get("properties", {}))[:600]
-        lines.append(f"- {exposed_name(*key)}: {spec.description.splitlines()[0][:160] if spec.description else ''}"
-                     f" parameters: {params}")
-    fields = ", ".join(f"{k} ({v.get('type', 'any')}): {v.get('description', '')}"
-                       for k, v in task.answer_schema.get("properties", {}).items())
-    user = f"{task.question}\n\nTools:\n" + "\n".join(lines) + f"\n\nAnswer fields: {fields}"
+def task_to_row(task: Task) -> dict[str, Any]:
+    """One training row: the chat prompt the harness builds, the task id, and the environment it routes to.
+
+    The tool list is not in the text: TRL renders each row's tools (``environment`` = task id) with the
+    chat template, as an inference server renders the tools Inspect sends.
+    """
     return {
-        "prompt": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}],
+        "prompt": [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": task.question}],
         "task_id": task.id,
-        "answer_json": json.dumps(task.answer),
-        "schema_json": json.dumps(task.answer_schema),
-        "tools_json": json.dumps([list(t) for t in task.tools]),
+        "environment": task.id,
     }
