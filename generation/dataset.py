@@ -163,19 +163,23 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
     (out / "README.md").write_text(yaml + "\n".join(body) + "\n")
 
 
-def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = None) -> dict[str, Any]:
+def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = None,
+                 chain_first: bool = False) -> dict[str, Any]:
     """Copy one split of a built dataset (with only the calls it needs) to ``out`` (e.g. the shipped set).
 
     ``limit``: keep at most this many tasks, a deterministic sample (lowest task ids: ids are
-    content hashes, so this is an unbiased draw that a rerun repeats).
+    content hashes, so this is an unbiased draw that a rerun repeats); with ``chain_first`` the tasks
+    whose chain is needed are drawn first (the draw is then biased towards them, and says so in the report).
     """
-    from firefly_eval.generation.realism import realism
+    from firefly_eval.generation.realism import needs_chain, realism
     from firefly_eval.simulator.records import read_records
 
     tasks = load_tasks(dataset_dir, split)
-    if limit is not None and len(tasks) > limit:
-        tasks = sorted(tasks, key=lambda t: t.id)[:limit]
     calls = read_records(dataset_dir / "calls")
+    if limit is not None and len(tasks) > limit:
+        by_id = {c.id: c for c in calls}
+        # chain_first: tasks that need their chain are drawn first (the held-out set measures tool use)
+        tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id)), t.id))[:limit]
     tools = [ToolSpec.model_validate_json(x) for x in (dataset_dir / "tools.jsonl").read_text().splitlines() if x]
     meta = json.loads((dataset_dir / "meta.json").read_text())
     report = json.loads((dataset_dir / "report.json").read_text())
@@ -186,5 +190,7 @@ def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = N
                          stateful_servers=set(meta["stateful_servers"]), keep_all_calls=False,
                          filter_counts=report.get("filters"), extra={"source_split": split,
                                                                      "source_counts": report["counts"],
-                                                                     "realism": realism(tasks, calls, tools)})
+                                                                     "realism": realism(tasks, calls, tools),
+                                                                     "sample": {"limit": limit,
+                                                                                "chain_first": chain_first}})
 

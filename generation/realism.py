@@ -23,10 +23,11 @@ from firefly_eval.grading import normalize_text
 from firefly_eval.facts import parse_result
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 
-__all__ = ["realism"]
+__all__ = ["needs_chain", "realism"]
 
 
-def _needs_chain(task: Task, calls: dict[str, CallRecord]) -> bool:
+def needs_chain(task: Task, calls: dict[str, CallRecord]) -> bool:
+    """Some reference argument is a value an earlier reference call returned, and the question does not state it."""
     padded = f" {normalize_text(task.question)} "
     earlier: list[CallRecord] = []
     for ref_id, ref in zip(task.reference_calls, task.reference_arguments):
@@ -58,7 +59,7 @@ def realism(tasks: list[Task], calls: list[CallRecord], tools: list[ToolSpec]) -
         probs = answer_problems(t, by_id)
         count["answer_from_error_or_host"] += any("error" in p or "host" in p or "missing" in p for p in probs)
         count["formatting_fact"] += any("formatting" in p for p in probs)
-        count["needs_chain"] += _needs_chain(t, by_id)
+        count["needs_chain"] += needs_chain(t, by_id)
         count["derived_cards"] += "derived" in (t.provenance.get("cards") or ["derived"])
     patterns = Counter(t.pattern for t in tasks)
     return {

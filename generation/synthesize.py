@@ -201,6 +201,20 @@ _SHAPES = [
 ]
 
 
+def _insert_reference(goal: str, param: str, phrase: str) -> str:
+    """Put a reference ("that sheet name") where a goal expects a value: "the {x} sheet" reads
+    "that sheet", not "the that sheet name sheet"."""
+    slot = "{" + param + "}"
+    m = re.search(rf"(\bthe\s+)?{re.escape(slot)}(\s+(\w+))?", goal)
+    if not m:
+        return goal
+    words = set(phrase.lower().split())
+    after = m.group(2) or ""
+    if m.group(3) and m.group(3).lower() in words:
+        after = ""  # "the {sheet} sheet" + "that sheet name" -> "that sheet name"
+    return goal[:m.start()] + phrase + after + goal[m.end():]
+
+
 def _join_goals(goals: list[tuple[str, bool]]) -> str:
     """Goals in call order; a goal that uses an earlier result is joined with 'then'."""
     out = goals[0][0]
@@ -253,9 +267,10 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
             src, out = prod
             if param not in st.step.bound and out is None:
                 continue  # a value the user states (a file name, a date) that an earlier text also shows
-            phrase = (out.refer if out and out.refer else None) or st.card.inputs.get(param) or "that result"
-            if not out or not out.refer:
-                phrase = f"{phrase} you get" if not phrase.startswith("that") else phrase
+            phrase = out.refer if out and out.refer else None
+            if phrase is None:  # the card of the consumer says what the value is: "the sheet" -> "that sheet"
+                noun = st.card.inputs.get(param) or "result"
+                phrase = "that " + re.sub(r"^(the|a|an|that)\s+", "", noun)
             st.bound[param] = (src.step.node, phrase)
             src.feeds = True
     # answer facts: the sink steps first, then one upstream step's, so the chain is needed
@@ -287,8 +302,15 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
     used = [st for st in steps if st.answers or st.feeds or st.record.server in stateful]
     if chained:
         used = [st for st in used if st.step.node in chained or st.record.server in stateful]
-        if not any(st.answers for st in used):
-            raise SynthesisDrop("dropped_no_answer")
+    # a change that neither answers nor feeds matters only to later calls on its server (their replay
+    # depends on it); walking back, drop it when none is left
+    kept_rev: list[_Step] = []
+    for st in reversed(used):
+        if st.answers or st.feeds or any(k.record.server == st.record.server for k in kept_rev):
+            kept_rev.append(st)
+    used = kept_rev[::-1]
+    if not any(st.answers for st in used):
+        raise SynthesisDrop("dropped_no_answer")
     if len(used) < 2:
         raise SynthesisDrop("dropped_trivial")
     # the question: each step's goal with its slots filled
@@ -313,7 +335,10 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
                 if d is _MISSING:
                     raise SynthesisDrop("dropped_card_slot_unfilled")
                 text, _ = render_value(d, st.record.server, root)
-            goal = goal.replace("{" + param + "}", text)
+            if param in st.bound:
+                goal = _insert_reference(goal, param, text)
+            else:
+                goal = goal.replace("{" + param + "}", text)
         goals.append((goal, bool(st.bound)))
     asks = [o.ask for st in reversed(used) for o, _ in st.answers]
     shape, _name = rng.choice(_SHAPES)

@@ -14,10 +14,13 @@ __all__ = ["ship_heldout"]
 def ship_heldout(run: Path = typer.Option(..., "--run", help="A finished `firefly generate` run directory."),
                  split: str = typer.Option("test", help="Split to ship."),
                  limit: int | None = typer.Option(None, help="Keep at most N tasks (a deterministic sample)."),
+                 chain_first: bool = typer.Option(True, help="With --limit, draw tasks whose chain is needed (a "
+                                                             "reference argument an earlier call returned, not "
+                                                             "stated in the question) before the others."),
                  out: Path | None = typer.Option(None, help="Target (default: the package's data/heldout).")) -> None:
     """Replace the embedded held-out set with a split of a generation run (maintainers)."""
     from firefly_eval.generation.dataset import export_split
     from firefly_eval.tasks.heldout.dataset import shipped_path
 
-    report = export_split(run / "dataset", split, out or shipped_path(), limit=limit)
+    report = export_split(run / "dataset", split, out or shipped_path(), limit=limit, chain_first=chain_first)
     console.print(report["counts"], f"calls: {report['calls']}")
