@@ -77,10 +77,19 @@ def drift(calls: Path = typer.Option(..., "--calls", help="Dataset folder or cal
 
 
 @sim_app.command("fidelity")
-def fidelity(calls: Path = typer.Option(..., "--calls", help="Dataset folder or calls parquet/jsonl."),
+def fidelity(calls: Path | None = typer.Option(None, "--calls", help="Dataset folder or calls parquet/jsonl "
+                                                                      "(--perturb: default the shipped held-out set)."),
              holdout: float = typer.Option(0.2, help="Share of records held out and replayed."),
-             seed: int = typer.Option(0)) -> None:
+             seed: int = typer.Option(0),
+             perturb: bool = typer.Option(False, "--perturb", help="Change one argument of each recorded call at a "
+                                                                   "time; count tiers and wrong successes.")) -> None:
     """Hold out recorded calls, replay them, report per tier answered share and exact-equality share."""
-    from firefly_eval.simulator.fidelity import fidelity_report
+    from firefly_eval.simulator.fidelity import fidelity_report, perturbation_report
 
+    if perturb:
+        console.print_json(json.dumps(perturbation_report(calls)))
+        return
+    if calls is None:
+        console.print("[red]error:[/red] --calls is required without --perturb")
+        raise typer.Exit(2)
     console.print_json(json.dumps(fidelity_report(calls, holdout, seed)))

@@ -1,4 +1,4 @@
-"""Fidelity report: hold out real calls, replay them, compare with what the server returned."""
+"""Fidelity reports: hold out real calls and replay them; perturb recorded calls (:mod:`.perturb`)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from typing import Any
 
 from firefly_eval.schema import canonical_json
 from firefly_eval.simulator.index import CallIndex
+from firefly_eval.simulator.perturb import perturbation_report
 from firefly_eval.simulator.records import read_records
 from firefly_eval.simulator.simulator import Simulator
 
-__all__ = ["fidelity_report"]
+__all__ = ["fidelity_report", "perturbation_report"]
 
 
 def fidelity_report(source: str | Path, holdout: float = 0.2, seed: int = 0) -> dict[str, Any]:

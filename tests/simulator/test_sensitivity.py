@@ -93,3 +93,25 @@ def test_shipped_calls_perturbed_give_no_wrong_success():
     assert report["sensitive"] > 500 and report["reworded"] > 50
     assert report["wrong_successes"] == 0, report["wrong_success_examples"]
     assert report["reworded_answered_by_fuzzy"] >= 0.8
+
+
+def test_cli_simulate_fidelity_perturb(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from firefly_eval.cli.main import app
+    from firefly_eval.simulator.records import records_to_parquet
+
+    spec = ToolSpec(server="c", name="convert", input_schema={"type": "object", "properties": {
+        "value": {"type": "number"}, "unit": {"enum": ["m", "km"]}, "message": {"type": "string"}}})
+    recs = [CallRecord(server="c", tool="convert", arguments={"value": v, "unit": "km", "message": "for the report"},
+                       result={"content": [{"type": "text", "text": str(v)}]}) for v in (12, 40)]
+    records_to_parquet(recs, tmp_path / "calls" / "calls-00000-of-00001.parquet")
+    (tmp_path / "tools.jsonl").write_text(spec.model_dump_json() + "\n")
+    (tmp_path / "meta.json").write_text('{"stateful_servers": []}')
+    res = CliRunner().invoke(app, ["simulate", "fidelity", "--perturb", "--calls", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.output)
+    assert report["wrong_successes"] == 0 and report["tiers_by_kind"]["enum"] == {"miss": 2}
+    assert report["tiers_by_kind"]["reworded-case"] == {"fuzzy": 2}
