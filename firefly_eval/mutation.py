@@ -58,8 +58,13 @@ class HistoryTracker:
         return content_hash(hist) if hist else ""
 
     def observe(self, server: str, tool: str, arguments: dict[str, Any], is_error: bool,
-                annotations: dict[str, Any] | None = None) -> None:
-        """Record a finished call; failed calls are assumed not to change state."""
+                annotations: dict[str, Any] | None = None, result: dict[str, Any] | None = None) -> None:
+        """Record a finished call; failed calls (``is_error``, or a ``result`` that reads as an error)
+        are assumed not to change state, so an agent that skips them sees the same history."""
+        if result is not None and not is_error:
+            from firefly_eval.facts import error_reason
+
+            is_error = error_reason(result) is not None
         if server in self.stateful and not is_error and is_mutating(tool, arguments, annotations):
             self._history.setdefault(server, []).append([tool, arguments])
 

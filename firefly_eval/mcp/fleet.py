@@ -111,7 +111,7 @@ class Fleet:
         latency = (time.perf_counter() - t0) * 1000
         is_error = bool(result.get("isError"))
         ann = self.tools.get((server, tool)).annotations if (server, tool) in self.tools else None
-        self.history.observe(server, tool, self.to_canonical(arguments), is_error, ann)
+        self.history.observe(server, tool, self.to_canonical(arguments), is_error, ann, result=result)
         return CallRecord(
             server=server, tool=tool, arguments=arguments, result=result, is_error=is_error,
             latency_ms=round(latency, 3), server_version=f"{spec.pin}|{conn.server_version}",

@@ -242,15 +242,21 @@ class Simulator:
             if rec is not None:
                 return SimAnswer(_recorded(rec), "exact", 100.0, rec.id), None
         if "fuzzy" in self.tiers:
-            m = self.index.fuzzy(server, tool, arguments, hk, policy)
-            if m is not None and m.score >= self.fuzzy_threshold:
-                if self.adapt_fn is None:
-                    return SimAnswer(_recorded(m.record), "fuzzy", m.score, m.record.id), None
-                return None, m
-            if self.adapt_fn is not None:
-                near = self.index.nearest(server, tool, arguments, hk, policy, k=1)
-                if near and near[0].score >= self.fuzzy_threshold:
-                    return None, near[0]
+            return self._near(server, tool, arguments, hk, policy)
+        return None, None
+
+    def _near(self, server: str, tool: str, arguments: dict[str, Any], hk: str,
+              policy: ToolPolicy) -> tuple[SimAnswer | None, Match | None]:
+        """Fuzzy tier: a recorded call agreeing on every exact parameter, or a neighbour for the adapter."""
+        m = self.index.fuzzy(server, tool, arguments, hk, policy)
+        if m is not None and m.score >= self.fuzzy_threshold:
+            if self.adapt_fn is None:
+                return SimAnswer(_recorded(m.record), "fuzzy", m.score, m.record.id), None
+            return None, m
+        if self.adapt_fn is not None:
+            near = self.index.nearest(server, tool, arguments, hk, policy, k=1)
+            if near and near[0].score >= self.fuzzy_threshold:
+                return None, near[0]
         return None, None
 
     @staticmethod
@@ -320,7 +326,8 @@ class SimEpisode:
     def _observe(self, server: str, tool: str, arguments: Any, ans: SimAnswer) -> SimAnswer:
         args = arguments if isinstance(arguments, dict) else {}
         spec = self.sim.tools.get((server, tool))
-        self.history.observe(server, tool, args, ans.is_error, spec.annotations if spec else None)
+        self.history.observe(server, tool, args, ans.is_error, spec.annotations if spec else None,
+                             result=ans.result)
         self.log.append({"server": server, "tool": tool, **ans.provenance})
         self.calls.append({"server": server, "tool": tool, "arguments": args, "answer": ans})
         return ans
