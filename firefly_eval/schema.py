@@ -108,6 +108,11 @@ class ServerSpec(_Record):
         default=False, description="state lives in process memory: restart to reset an episode"
     )
     sandbox: list[str] = Field(default_factory=list, description="seed-world parts the server needs")
+    cwd: str | None = Field(default=None, description="the entry's working directory (standard `cwd` key)")
+    isolate: bool = Field(default=True, description="run on per-plan copies of `cwd` and of files named by "
+                                                     "absolute paths in args/env (false: on the user's files)")
+    world: bool | None = Field(default=None, description="works on the seed world (None: inferred: an entry "
+                                                          "with no `cwd` and no files of its own does)")
     sample_call: dict[str, Any] | None = Field(default=None, description="a harmless {tool, arguments}")
     volatile_tools: list[str] = Field(default_factory=list, description="tools whose output is not stable")
     explore_skip: list[str] = Field(default_factory=list,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextvars
 import json
 import logging
 import os
@@ -56,6 +57,38 @@ class _NonJsonStdoutFilter(logging.Filter):
 
 
 logging.getLogger("mcp.client.stdio").addFilter(_NonJsonStdoutFilter())
+
+# the SDK does not hand out the server process; its exit code is what says why a server did not start.
+# Each connection's runner task sets its own list; the spawn below appends the process it made.
+_SPAWNED: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("firefly_spawned", default=None)
+
+
+def _record_spawns() -> None:
+    import mcp.client.stdio as sdk_stdio
+
+    orig = getattr(sdk_stdio, "_create_platform_compatible_process", None)
+    if orig is None or getattr(orig, "_firefly", False):
+        return
+
+    async def spawn(*args: Any, **kwargs: Any) -> Any:
+        proc = await orig(*args, **kwargs)
+        box = _SPAWNED.get()
+        if box is not None:
+            box.append(proc)
+        return proc
+
+    spawn._firefly = True  # type: ignore[attr-defined]
+    sdk_stdio._create_platform_compatible_process = spawn
+
+
+_record_spawns()
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first real exception inside (nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
 
 
 class ServerError(RuntimeError):
@@ -221,9 +254,12 @@ class ServerConnection:
         start_timeout: float = 60.0,
         max_concurrency: int = 4,
         max_output_chars: int = DEFAULT_MAX_OUTPUT_CHARS,
+        cwd: Path | None = None,
     ) -> None:
         self.spec = spec
         self.sandbox = sandbox
+        self.cwd = cwd  # the working directory (a copy of the entry's cwd); None: the entry's cwd or the sandbox
+        self._proc: Any = None
         self.fleet_dir = fleet_dir
         self.call_timeout = call_timeout
         self.start_timeout = start_timeout
@@ -268,7 +304,14 @@ class ServerConnection:
                 f"server {self.spec.name!r}: command not found: {command!r}"
                 + (" (run `firefly fleet install`)" if self.spec.package else "")
             )
-        cwd = str(self.sandbox) if self.sandbox else None
+        if self.cwd is not None:
+            cwd: str | None = str(self.cwd)
+        elif self.spec.cwd:
+            cwd = expand(self.spec.cwd, variables)
+        else:
+            cwd = str(self.sandbox) if self.sandbox else None
+        if cwd is not None and not Path(cwd).is_dir():
+            raise ServerStartError(f"server {self.spec.name!r}: cwd is not a directory: {cwd}")
         # resolved now: the launcher's exec looks the command up in the server's PATH
         resolved = shutil.which(command, path=full_env.get("PATH")) or command
         command, args = wrap(resolved, list(args), os.getpid())
@@ -298,9 +341,12 @@ class ServerConnection:
 
     async def _run(self, params: StdioServerParameters) -> None:
         self._stderr = _RedactingStderr(self._errlog_file(), self._secrets)
+        spawned: list[Any] = []
+        _SPAWNED.set(spawned)  # this task's own context
         try:
             with self._stderr.writer as errlog:
                 async with stdio_client(params, errlog=errlog) as (read, write):
+                    self._proc = spawned[-1] if spawned else None
                     async with ClientSession(read, write) as session:
                         init = await session.initialize()
                         info = getattr(init, "server_info", None) or getattr(init, "serverInfo", None)
@@ -335,12 +381,24 @@ class ServerConnection:
                     f" stderr tail:\n{self.stderr_tail()}"
                 ) from None
             if self._session is None:
-                err = self._start_error
-                msg = redact(f"{type(err).__name__}: {err}", self._secrets) if err else "exited"
-                raise ServerStartError(
-                    f"server {self.spec.name!r} failed to start ({msg}); stderr tail:\n{self.stderr_tail()}"
-                )
+                raise ServerStartError(self._start_failure())
             self.start_seconds = time.perf_counter() - t0
+
+    def _start_failure(self) -> str:
+        """Why the server did not start: its exit code (or the exception) and the first stderr lines."""
+        code = getattr(self._proc, "returncode", None)
+        err = _leaf(self._start_error) if self._start_error else None
+        if isinstance(err, OSError) and code is None:
+            what = f"could not be launched ({redact(str(err), self._secrets)})"
+        elif code is not None:
+            what = f"exited with code {code} before the MCP handshake"
+        else:
+            what = f"failed the MCP handshake ({redact(f'{type(err).__name__}: {err}', self._secrets)})" if err \
+                else "exited before the MCP handshake"
+        lines = [ln.rstrip() for ln in self.stderr_tail(4000).splitlines() if ln.strip()]
+        if not lines:
+            return f"server {self.spec.name!r} {what}; it wrote nothing to stderr"
+        return f"server {self.spec.name!r} {what}; stderr: " + " | ".join(ln[:200] for ln in lines[:5])
 
     async def _kill(self) -> None:
         self._stop.set()

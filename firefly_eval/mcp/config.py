@@ -104,9 +104,13 @@ def load_fleet(path: str | Path | None = None) -> list[ServerSpec]:
             "args": entry.get("args", []),
             "env": entry.get("env", {}),
         }
+        if "cwd" in entry:
+            fields["cwd"] = _check_cwd(entry["cwd"], path, where)
         meta = entry.get("firefly", {})
         if not isinstance(meta, dict):
             raise FleetConfigError(f"{where}.firefly: expected an object")
+        if "cwd" in meta:
+            raise FleetConfigError(f"{where}.firefly.cwd: set `cwd` on the entry itself (the standard key)")
         fields.update(meta)
         try:
             specs.append(ServerSpec.model_validate(fields))
@@ -115,6 +119,20 @@ def load_fleet(path: str | Path | None = None) -> list[ServerSpec]:
             loc = ".".join(str(p) for p in err["loc"])
             raise FleetConfigError(f"{where}.{loc}: {err['msg']}") from None
     return specs
+
+
+def _check_cwd(value: Any, fleet_file: Path, where: str) -> str:
+    """The entry's ``cwd`` as an absolute path (a relative one is relative to the fleet file's folder)."""
+    if not isinstance(value, str) or not value:
+        raise FleetConfigError(f"{where}.cwd: expected a non-empty string, got {value!r}")
+    if _VAR.search(value):
+        return value  # ${SANDBOX} or a variable: expanded at launch
+    cwd = Path(value).expanduser()
+    if not cwd.is_absolute():
+        cwd = (fleet_file.resolve().parent / cwd).resolve()
+    if not cwd.is_dir():
+        raise FleetConfigError(f"{where}.cwd: no such directory: {cwd}")
+    return str(cwd)
 
 
 def expand(value: str, variables: dict[str, str]) -> str:

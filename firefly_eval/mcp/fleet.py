@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from firefly_eval.mcp.client import ServerConnection, ServerError
-from firefly_eval.mutation import HistoryTracker
+from firefly_eval.mcp.owndata import OwnData, own_data, uses_world
+from firefly_eval.mutation import HistoryTracker, is_mutating
 from firefly_eval.sandbox import relocate_record, relocate_value
 from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
 from firefly_eval.world import build_world, fresh_sandbox, restore_sandbox
@@ -58,13 +59,23 @@ class Fleet:
         self.run_id = run_id
         self.world = build_world()
         self.connections: dict[str, ServerConnection] = {}
+        # a server works on the seed world, or on copies of its own cwd/files (firefly_eval.mcp.owndata)
+        self.world_servers = {s.name for s in specs if uses_world(s)}
+        self.own: dict[str, OwnData] = {}
         for spec in specs:
             sandbox = self.sandbox_root / spec.name
-            fresh_sandbox(sandbox, self.world)
+            own = own_data(spec, sandbox, self.sandbox_root / ".pristine" / spec.name)
+            if own is not None:
+                self.own[spec.name] = own
+                own.snapshot()
+            self._fresh_files(spec.name)
+            conn_spec = spec.model_copy(update={"args": own.args, "env": own.env}) if own else spec
+            cwd = own.cwd if own else (Path(spec.cwd) if spec.cwd and "${" not in spec.cwd else None)
             self.connections[spec.name] = ServerConnection(
-                spec, sandbox=sandbox, fleet_dir=fleet_dir, call_timeout=call_timeout,
-                start_timeout=start_timeout, max_concurrency=max_concurrency,
+                conn_spec, sandbox=sandbox, fleet_dir=fleet_dir, call_timeout=call_timeout,
+                start_timeout=start_timeout, max_concurrency=max_concurrency, cwd=cwd,
             )
+        self.stateful_why: dict[str, str] = {}
         self.tools: dict[tuple[str, str], ToolSpec] = {}
         self.history = HistoryTracker({s.name for s in specs if s.stateful})
         self.failed: dict[str, str] = {}
@@ -89,9 +100,30 @@ class Fleet:
                     return StartReport(name, False, seconds=time.perf_counter() - t0, error=str(exc))
                 for t in tools:
                     self.tools[t.key] = t
+                self._infer_stateful(name, tools)
                 return StartReport(name, True, tools, time.perf_counter() - t0)
 
         return list(await asyncio.gather(*(one(n) for n in self.connections)))
+
+    def _infer_stateful(self, name: str, tools: list[ToolSpec]) -> None:
+        """Stateful unless the entry says ``firefly.stateful``: a server with a state-changing tool (the
+        verb classes of ``firefly_eval.mutation``, or MCP ``readOnlyHint: false``) is; its state may live
+        in memory, so it is restarted on fresh files per episode unless ``restart_per_episode`` is set."""
+        spec = self.specs[name]
+        if "stateful" in spec.model_fields_set:
+            self.stateful_why[name] = f"firefly.stateful: {str(spec.stateful).lower()} in the fleet file"
+            return
+        mutating = sorted(t.name for t in tools if is_mutating(t.name, {}, t.annotations))
+        if not mutating:
+            self.stateful_why[name] = "stateless: no tool changes state (inferred)"
+            return
+        more = f" and {len(mutating) - 3} more" if len(mutating) > 3 else ""
+        self.stateful_why[name] = f"stateful: state-changing tools {', '.join(mutating[:3])}{more} (inferred)"
+        for s in {id(spec): spec, id(self.connections[name].spec): self.connections[name].spec}.values():
+            s.stateful = True
+            if "restart_per_episode" not in spec.model_fields_set:
+                s.restart_per_episode = True
+        self.history.stateful.add(name)
 
     @property
     def live_servers(self) -> list[str]:
@@ -149,7 +181,7 @@ class Fleet:
                 continue
             self.history.reset(name)
             if not conn.spec.restart_per_episode and conn.alive:
-                restore_sandbox(self.sandbox_root / name, self.world)
+                self._fresh_files(name, in_place=True)
             else:
                 self._pending[name] = asyncio.create_task(self._restart_fresh(name))
         wanted = servers if servers is not None else set(self.connections)
@@ -165,12 +197,26 @@ class Fleet:
         """Re-copy a file-backed server's sandbox in place (file birth times change, content does not)."""
         conn = self.connections[name]
         if conn.spec.stateful and not conn.spec.restart_per_episode and not self.history.dirty(name):
-            restore_sandbox(self.sandbox_root / name, self.world)
+            self._fresh_files(name, in_place=True)
+
+    def _fresh_files(self, name: str, in_place: bool = False) -> None:
+        """A fresh copy of what the server works on: the seed world (world servers) and its own data."""
+        sandbox = self.sandbox_root / name
+        if name in self.world_servers:
+            (restore_sandbox if in_place else fresh_sandbox)(sandbox, self.world)
+        else:  # nothing of the seed world; what the server left in its sandbox goes
+            sandbox.mkdir(parents=True, exist_ok=True)
+            for child in sandbox.iterdir():
+                if in_place and child.name in (".home", ".tmp"):
+                    continue
+                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        if name in self.own:
+            self.own[name].restore()
 
     async def _restart_fresh(self, name: str) -> None:
         conn = self.connections[name]
         await conn.close()
-        fresh_sandbox(self.sandbox_root / name, self.world)
+        self._fresh_files(name)
         try:
             await conn.start()
         except ServerError as exc:
