@@ -144,13 +144,13 @@ def _typed(value: Any, schema: dict[str, Any]) -> Any:
 
 def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], steps: dict[int, StepResult],
                        cards: dict[tuple[str, str], ToolCard], bound_vals: dict[str, list[Any]],
-                       step: StepResult) -> None:
-    """Put the predecessors' answer facts (their cards' outputs) first among a parameter's bound values.
+                       step: StepResult) -> set[str]:
+    """Put the predecessors' answer facts (their cards' outputs) first among a parameter's values.
 
-    A parameter already bound by concept takes a predecessor's fact of its type first; else the first
-    parameter of the fact's type that the tool's card says can come from an earlier step (its
-    ``inputs``) takes it. This is the data flow that makes a question need the chain."""
-    dst_card = cards.get(tool.key)
+    A fact feeds a parameter of the same concept (a commit feeds a revision, a path a path), or, on
+    a number feeds the first numeric parameter (one value per predecessor). Returns the parameters so bound:
+    the data flow that makes a question need the chain."""
+    strong: set[str] = set()
     for p in preds:
         rec = steps[p].record
         card = cards.get((rec.server, rec.tool)) if rec is not None else None
@@ -158,15 +158,23 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
             continue
         for o in card.outputs:
             v = fact_value(rec, o.key)
+            out_concept = param_concept(o.name, {})
             for pname, pschema in props.items():
                 sch = pschema if isinstance(pschema, dict) else {}
                 tv = _typed(v, sch)
-                if tv is None:
+                if tv is None or pname in strong:
                     continue
-                if pname in bound_vals or (dst_card and pname in dst_card.inputs and pname not in step.bound):
+                concept = param_concept(pname, sch)
+                same_concept = concept is not None and concept == out_concept and concept != "number"
+                number_flow = isinstance(v, (int, float)) and sch.get("type") in ("number", "integer")
+                if same_concept or number_flow:
                     bound_vals[pname] = [tv] + [x for x in bound_vals.get(pname, []) if x != tv]
                     step.bound[pname] = p
+                    strong.add(pname)
                     break
+            if any(step.bound.get(pn) == p for pn in strong):
+                break  # one value per predecessor: "add that result and 100", not "that result and that result"
+    return strong
 
 
 def succeeded(rec: CallRecord) -> bool:
@@ -202,11 +210,17 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                 if vals:
                     bound_vals.setdefault(pname, []).extend(vals[:3])
                     step.bound[pname] = p
-        _bind_card_outputs(tool, props, preds, steps, cards or {}, bound_vals, step)
+        strong = _bind_card_outputs(tool, props, preds, steps, cards or {}, bound_vals, step)
+        # card argument sets take a predecessor's value only where it is a real data flow: a fact bound
+        # above, or a same-server value of the parameter's concept (never the loose "number" bucket)
+        flows = strong | {pn for pn, src in step.bound.items() if pn in bound_vals and steps[src].record is not None
+                          and steps[src].record.server == key[0]
+                          and param_concept(pn, props.get(pn) if isinstance(props.get(pn), dict) else {}) != "number"}
         choice: dict[str, int] = {}
         tried: set[str] = set()
         extra: list[str] = []  # optional parameters an error asked for ("specify a 'path'")
-        card_sets = _card_sets((cards or {}).get(key), bank.sandbox_of.get(key[0], ""), bound_vals, props, rng)
+        card_sets = _card_sets((cards or {}).get(key), bank.sandbox_of.get(key[0], ""),
+                               {pn: v for pn, v in bound_vals.items() if pn in flows}, props, rng)
         for attempt in range(max_repairs + 1 + len(card_sets)):
             if card_sets:
                 args = card_sets.pop(0)
