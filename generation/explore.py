@@ -2,7 +2,8 @@
 
 For each node in topological order the explorer fills the required parameters: values bound
 from predecessors' outputs (the graph's data-flow concept), then schema enums/defaults/examples,
-then the value bank (seed world, earlier outputs). An error result triggers repair: the next
+then the value bank (the server's own listings, the seed world for the servers that use it, earlier
+outputs). An error result triggers repair: the next
 candidate value for the parameter the error names (or the next combination), at most
 ``max_repairs`` times. Every call, failed or not, is recorded.
 """
@@ -17,8 +18,7 @@ from typing import Any
 from firefly_eval.cards import ToolCard
 from firefly_eval.facts import error_reason, fact_value
 from firefly_eval.generation.graph import param_concept
-from firefly_eval.generation.values import (ValueBank, deref, extract_values, files_with_extensions,
-                                             preferred_files)
+from firefly_eval.generation.values import ValueBank, deref, extract_values
 from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import CallRecord, Plan, ToolSpec
@@ -266,10 +266,9 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                                              else {}) == "path":
                 # "must point to an Excel file (.xlsm, .xlsx)": the seed world's files of that kind;
                 # "outside the allowed directories" (a path another server returned): this server's own files
-                sandbox = bank.sandbox_of.get(key[0], "")
-                offered = [f"{sandbox}/{f}" for f in files_with_extensions(err_text)]
+                offered = bank.files_like(key[0], err_text)
                 if not offered and re.search(r"outside|not allowed|allowed director|access denied", err):
-                    offered = [f"{sandbox}/{f}" for f in preferred_files(f"{target} {tool.name} {tool.description}")]
+                    offered = bank.files_like(key[0], f"{target} {tool.name} {tool.description}", by_extension=False)
             if offered:
                 # the error lists what would work ("Available sheets: 'Sales', 'Products'"): try those first
                 bound_vals[target] = offered + [v for v in bound_vals.get(target, []) if v not in offered]

@@ -11,7 +11,8 @@ from typing import Any
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.schema import result_text
 
-__all__ = ["ValueBank", "deref", "extract_values", "files_with_extensions", "parse_result", "preferred_files"]
+__all__ = ["ValueBank", "deref", "discovered_values", "extract_values", "files_with_extensions", "parse_result",
+           "preferred_files"]
 
 _PATH_RE = re.compile(r"(/[\w.\-]+(?:/[\w.\-]+)+)")
 _ID_RE = re.compile(r"\b([A-Z]-\d{3,4})\b")
@@ -46,6 +47,8 @@ _STATIC: dict[str, list[Any]] = {
     "unit": ["meter", "kilometer", "celsius", "fahrenheit", "kilogram", "pound"],
     "id": ["C-203", "O-5004", "P-102"],
 }
+# concepts whose static values are the seed world's own (its ids, tables, people): never for other servers
+_WORLD_CONCEPTS = {"table", "id", "entity"}
 _WORDS = ["Lumen", "Porto", "tent", "headlamp", "winter", "budget", "Trail Runners"]
 # what a tool's text says about the files it wants -> extensions, best first
 _FILE_KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
@@ -163,13 +166,60 @@ def extract_values(result: dict[str, Any]) -> dict[str, list[Any]]:
     return dict(out)
 
 
-class ValueBank:
-    """Candidate values for a parameter, most promising first."""
+def discovered_values(tool: str, result: dict[str, Any]) -> dict[str, list[Any]]:
+    """Concept -> values in a listing/getter's result; bare strings of a list take the concept of the
+    tool's noun (``list_tables`` -> table, ``list_directory`` -> path, ``list_users`` -> id)."""
+    out = {k: list(v) for k, v in extract_values(result).items()}
+    noun = re.split(r"[_\-. ]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool).lower())[-1]
+    concept = param_concept(noun.rstrip("s") if noun.endswith("s") else noun) or param_concept(noun)
+    if concept is None and noun in ("users", "customers", "orders", "items", "records", "products", "entries"):
+        concept = "id"
+    data = parse_result(result)
+    if isinstance(data, dict) and len(data) == 1:
+        data = next(iter(data.values()))
+    strings: list[str] = []
+    if isinstance(data, list):
+        strings = [x for x in data[:30] if isinstance(x, str) and 0 < len(x) <= 120]
+    elif isinstance(data, str) and "\n" in data:
+        strings = [ln.strip(" -*\t") for ln in data.splitlines()[:30] if 0 < len(ln.strip(" -*\t")) <= 120]
+    if concept and strings:
+        bucket = out.setdefault(concept, [])
+        bucket[:0] = [x for x in strings if x not in bucket]
+    return {k: list(dict.fromkeys(v))[:20] for k, v in out.items() if v}
 
-    def __init__(self, sandbox_of: dict[str, str], known: dict[str, dict[str, list[Any]]] | None = None) -> None:
+
+class ValueBank:
+    """Candidate values for a parameter, most promising first.
+
+    ``world_servers``: the servers that work on the seed world (None: all); the others never get the seed
+    world's files, queries, ids or tables, only their own: ``discovered`` (server -> concept -> values from
+    its read-only listings) and ``own_files`` (server -> the live paths of its copied cwd and files).
+    """
+
+    def __init__(self, sandbox_of: dict[str, str], known: dict[str, dict[str, list[Any]]] | None = None,
+                 discovered: dict[str, dict[str, list[Any]]] | None = None, world_servers: set[str] | None = None,
+                 own_files: dict[str, list[str]] | None = None, own_dirs: dict[str, list[str]] | None = None) -> None:
         self.sandbox_of = sandbox_of  # server -> its sandbox path
         self.known = known or {}  # server -> parameter -> known-good values (the fleet's explore_values)
         self.learned: dict[str, list[Any]] = defaultdict(list)  # field name -> values seen in outputs
+        self.discovered = discovered or {}
+        self.world_servers = world_servers
+        self.own_files = own_files or {}
+        self.own_dirs = own_dirs or {}
+
+    def uses_world(self, server: str) -> bool:
+        """Does ``server`` work on the seed world (and so take its files and ids)?"""
+        return self.world_servers is None or server in self.world_servers
+
+    def files_like(self, server: str, text: str, by_extension: bool = True) -> list[str]:
+        """Absolute paths of the server's files of the kinds ``text`` names (its extensions when
+        ``by_extension``, else its words: an Excel tool gets workbooks): seed-world or its own files."""
+        sandbox = self.sandbox_of.get(server, "")
+        if self.uses_world(server):
+            names = files_with_extensions(text) if by_extension else preferred_files(text)
+            return [f"{sandbox}/{f}" for f in names]
+        exts = ({"." + e.lower() for e in _EXT.findall(text)} if by_extension else set(_kinds(text)))
+        return [f for f in self.own_files.get(server, []) if f.lower().endswith(tuple(exts))] if exts else []
 
     def learn(self, result: dict[str, Any]) -> None:
         for concept, values in extract_values(result).items():
@@ -208,8 +258,13 @@ class ValueBank:
             if not bound:
                 return list(known[:4])  # real values of the server's own world beat generic ones
             out.extend(known)
+        world = self.uses_world(server)
+        disc_all = self.discovered.get(server, {})
+        disc = list(disc_all.get(name) or disc_all.get(param_concept(name, schema) or "", []) or [])
         if "default" in schema and schema["default"] is not None:
             out.append(schema["default"])
+        if disc and not (typ == "array" or typ == "object"):
+            out.extend(disc[:3])  # what the server's own listings returned
         for ex in schema.get("examples", []) or []:
             out.append(ex)
         # examples written into the description ("e.g. 'A1:D20'")
@@ -222,7 +277,10 @@ class ValueBank:
             out.extend(["A1:D5", "A2:C10", "B2:B6"])
         elif typ in (None, "string") and (lname_only in _CELL_PARAMS or lname_only.endswith("_cell")):
             out.extend(["B2", "E2", "A1"])
-        if concept == "repo" and not ("branch" in name.lower() or "commit" in name.lower() or "ref" in name.lower()):
+        if not world and concept in ("repo", "path", "sql"):
+            out.extend(self._own_candidates(server, name, tool, concept, own_kinds, context, rng, disc_all))
+        elif concept == "repo" and not ("branch" in name.lower() or "commit" in name.lower()
+                                        or "ref" in name.lower()):
             out.extend([f"{sandbox}/repo", sandbox])
         elif concept == "repo":
             out.extend(["main", "HEAD"])
@@ -250,7 +308,7 @@ class ValueBank:
             out.extend(sql[:3])
         elif concept:
             learned = self.learned.get(concept, [])
-            static = list(_STATIC.get(concept, []))
+            static = list(_STATIC.get(concept, [])) if world or concept not in _WORLD_CONCEPTS else []
             rng.shuffle(static)
             out.extend(static[:3] + learned[-2:])
         if typ in ("integer", "number"):
@@ -293,3 +351,27 @@ class ValueBank:
         if not strs:
             strs = [rng.choice(_STATIC["text"] if "text" in name.lower() or "content" in name.lower() else _WORDS)]
         return list(dict.fromkeys(strs))[:4]
+
+    def _own_candidates(self, server: str, name: str, tool: str, concept: str, own_kinds: list[str], context: str,
+                        rng: random.Random, disc: dict[str, list[Any]]) -> list[Any]:
+        """Paths, repositories and queries of a server that does not work on the seed world: its copied
+        cwd and files, and queries over the tables its own listings named."""
+        files = self.own_files.get(server, [])
+        dirs = self.own_dirs.get(server, [])
+        if concept == "repo":
+            if any(w in name.lower() for w in ("branch", "commit", "ref")):
+                return ["main", "HEAD", "master"]
+            return list(dirs)
+        if concept == "sql":
+            tables = [t for t in disc.get("table", []) if isinstance(t, str) and re.fullmatch(r"[\w.]+", t)]
+            return [f"SELECT * FROM {t} LIMIT 5" for t in tables[:3]] + [f"SELECT COUNT(*) AS n FROM {t}"
+                                                                          for t in tables[:2]]
+        kinds = own_kinds or _kinds(f"{server} {tool} {context[:400]}")
+        wanted = [f for f in files if f.lower().endswith(tuple(kinds))] if kinds else []
+        rest = [f for f in files if f not in wanted]
+        rng.shuffle(rest)
+        lname = f"{name} {tool}".lower()
+        out: list[Any] = []
+        if any(w in lname for w in ("dir", "folder", "list", "tree", "search", "find", "git", "repo")):
+            out.extend(dirs)
+        return out + wanted[:4] + rest[:3]
