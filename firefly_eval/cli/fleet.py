@@ -49,6 +49,55 @@ def fleet_install(fleet: Path | None = FleetOpt,
         raise typer.Exit(1)
 
 
+@fleet_app.command("cards")
+def fleet_cards(fleet: Path | None = FleetOpt,
+                model: str = typer.Option(..., "--model", "-m", help="Inspect model that writes the cards "
+                                                                    "(openai/gpt-4.1, vllm/..., anthropic/...)."),
+                out: Path = typer.Option(Path("cards"), "--out", "-o", help="Folder for <server>.json card files "
+                                                                           "(pass it to generate --cards)."),
+                run: Path | None = typer.Option(None, "--run", help="A generate run directory: its tools.json "
+                                                                   "is used (no server started) and its recorded "
+                                                                   "results are shown to the model."),
+                all_tools: bool = typer.Option(False, "--all", help="Also write cards for tools that have a "
+                                                                    "curated card.")) -> None:
+    """Write tool cards (how a user asks for what each tool does, what its results mean) with a model.
+
+    Cards let the offline synthesizer write user questions for your own servers; tools without a card
+    get one derived from their description. Cached by schema hash: a re-run asks only about new or
+    changed tools."""
+    from firefly_eval.generation.card_writer import write_cards
+    from firefly_eval.schema import CallRecord, ToolSpec
+
+    calls: list[CallRecord] = []
+    if run is not None:
+        tools = [ToolSpec.model_validate(t) for t in json.loads((run / "tools.json").read_text())]
+        for shard in sorted((run / "shards").glob("*.json")):
+            try:
+                calls += [CallRecord.model_validate(c) for c in json.loads(shard.read_text())["calls"]]
+            except (ValueError, KeyError):
+                continue
+    else:
+        from firefly_eval.mcp.fleet import Fleet
+
+        async def listing() -> list[ToolSpec]:
+            async with Fleet(load_specs(fleet)) as live:
+                reports = await live.start()
+                for r in reports:
+                    if not r.ok:
+                        console.print(f"[yellow]{r.server}: down ({r.error.splitlines()[0] if r.error else ''})")
+                return sorted(live.tools.values(), key=lambda t: t.key)
+
+        tools = asyncio.run(listing())
+    if not tools:
+        console.print("[red]error:[/red] no tools found (are the servers installed and up?)")
+        raise typer.Exit(1)
+    counts = asyncio.run(write_cards(tools, model, out, calls, include_curated=all_tools))
+    console.print(dict(counts))
+    console.print(f"cards: {out} (use: firefly generate --cards {out} ...)")
+    if counts["written"] + counts["cached"] + counts["curated"] == 0:
+        raise typer.Exit(1)
+
+
 @servers_app.command("list")
 def servers_list(fleet: Path | None = FleetOpt) -> None:
     """List the servers of a fleet with their pins and flags."""
