@@ -166,7 +166,8 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                     continue
                 concept = param_concept(pname, sch)
                 same_concept = concept is not None and concept == out_concept and concept != "number"
-                number_flow = isinstance(v, (int, float)) and sch.get("type") in ("number", "integer")
+                number_flow = isinstance(v, (int, float)) and (sch.get("type") in ("number", "integer")
+                                                               or concept == "number")
                 if same_concept or number_flow:
                     bound_vals[pname] = [tv] + [x for x in bound_vals.get(pname, []) if x != tv]
                     step.bound[pname] = p

@@ -279,6 +279,7 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
     records = [st.record for st in steps]
     bound_values = {normalize_text(str(st.record.arguments[p])) for st in steps for p in st.bound}
     n_fields = 0
+    asked: set[str] = set()
     for st in order:
         if st.card.use != "answer":
             continue
@@ -288,6 +289,9 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
             v = fact_value(st.record, o.key)
             if not _good_answer(v) or _echoes(v, records) or normalize_text(str(v)) in bound_values:
                 continue
+            if o.ask in asked:  # two fields asked the same way would be ambiguous
+                continue
+            asked.add(o.ask)
             st.answers.append((o, v))
             n_fields += 1
             if st.step.node not in sinks:
@@ -330,6 +334,10 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
                     text, folder = render_value(value, st.record.server, root)
                     if folder and folder not in folders:
                         folders.append(folder)
+                    at = goal.find("{" + param + "}")
+                    quoted = goal[at - 1:at] in "\"'“" and at > 0
+                    if isinstance(value, str) and not folder and not quoted and len(text.split()) > 3:
+                        text = f'"{text}"'  # a sentence given as a value reads as a quotation
             else:
                 d = _default(st.tool, param)
                 if d is _MISSING:
