@@ -69,10 +69,10 @@ for n in (1_000, 100_000):
     tiers = {sim.answer("s", "t", q).tier for q in fuzzy_q} | {sim.answer("s", "search", q).tier for q in shared_q}
     assert tiers == {"fuzzy"}, tiers
     assert {sim.answer("s", "t", q).tier for q in changed_q} == {"miss"}
-    p50e, p99e = timeit(lambda a: sim.answer("s", "t", a), exact_q)
-    p50f, p99f = timeit(lambda a: sim.answer("s", "t", a), fuzzy_q)
-    p50c, p99c = timeit(lambda a: sim.answer("s", "t", a), changed_q)
-    p50s, p99s = timeit(lambda a: sim.answer("s", "search", a), shared_q)
+    p50e, p99e = timeit(lambda a, sim=sim: sim.answer("s", "t", a), exact_q)
+    p50f, p99f = timeit(lambda a, sim=sim: sim.answer("s", "t", a), fuzzy_q)
+    p50c, p99c = timeit(lambda a, sim=sim: sim.answer("s", "t", a), changed_q)
+    p50s, p99s = timeit(lambda a, sim=sim: sim.answer("s", "search", a), shared_q)
     print(f"{n:>7} records/tool: build {build:.2f}s | exact p50 {p50e:.1f}us p99 {p99e:.1f}us | "
           f"fuzzy p50 {p50f / 1000:.3f}ms p99 {p99f / 1000:.3f}ms | changed-number miss p50 {p50c / 1000:.3f}ms | "
           f"fuzzy-shared p50 {p50s / 1000:.3f}ms p99 {p99s / 1000:.3f}ms")

@@ -9,9 +9,10 @@ is their similarity. Candidates that differ in an exact parameter are only offer
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from rapidfuzz import fuzz, process
 
@@ -295,11 +296,7 @@ class CallIndex:
                 break
         hits = process.extract(flatten_arguments(arguments), bucket.texts, scorer=fuzz.token_set_ratio,
                                limit=limit)
-        for h in hits:
-            if h[2] not in seen:
-                seen.add(h[2])
-                out.append(h[2])
-        return out
+        return out + [h[2] for h in hits if h[2] not in seen]
 
     def has_tool(self, server: str, tool: str) -> bool:
         return (server, tool) in self._buckets

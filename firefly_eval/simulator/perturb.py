@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from firefly_eval.schema import CallRecord, ToolSpec, canonical_json
 from firefly_eval.simulator.sensitivity import param_kind
@@ -73,6 +74,23 @@ def _numbers(v: int | float) -> list[tuple[str, int | float]]:
     return out
 
 
+def _changes(name: str, value: Any, schema: dict[str, Any], seen: list[Any]) -> list[tuple[str, Any]]:
+    """The one-argument changes of one parameter value: (kind, new value)."""
+    if isinstance(value, bool):
+        return [("boolean", not value)]
+    if isinstance(value, (int, float)):
+        return _numbers(value)
+    if not isinstance(value, str):
+        return []  # lists and objects: no single obvious change
+    if param_kind(name, schema, value) == "text":
+        word = _reword_word(value)
+        return [("reworded-case", _reword_case(value))] + ([("reworded-word", word)] if word is not None else [])
+    enum = schema.get("enum") if isinstance(schema.get("enum"), list) else None
+    pool = enum if enum else seen
+    other = next((x for x in pool if x != value), None)
+    return [] if other is None else [("enum" if enum else "id", other)]
+
+
 def perturbations(records: Iterable[CallRecord], tools: dict[tuple[str, str], ToolSpec]) -> list[Perturbation]:
     """Every one-argument change of every recorded call (deterministic order)."""
     records = list(records)
@@ -87,31 +105,10 @@ def perturbations(records: Iterable[CallRecord], tools: dict[tuple[str, str], To
         props = (spec.input_schema.get("properties") or {}) if spec else {}
         for k, v in r.arguments.items():
             schema = props.get(k) if isinstance(props.get(k), dict) else {}
-            changes: list[tuple[str, Any]] = []
-            if isinstance(v, bool):
-                changes.append(("boolean", not v))
-            elif isinstance(v, (int, float)):
-                changes.extend(_numbers(v))
-            elif isinstance(v, str) and param_kind(k, schema, v) == "text":
-                changes.append(("reworded-case", _reword_case(v)))
-                word = _reword_word(v)
-                if word is not None:
-                    changes.append(("reworded-word", word))
-            elif isinstance(v, str):
-                enum = schema.get("enum") if isinstance(schema.get("enum"), list) else None
-                if enum:
-                    other = next((e for e in enum if e != v), None)
-                    if other is not None:
-                        changes.append(("enum", other))
-                else:
-                    other = next((x for x in seen[k] if x != v), None)
-                    if other is not None:
-                        changes.append(("id", other))
-            for kind, new in changes:
-                if canonical_json(new) == canonical_json(v):
-                    continue
-                out.append(Perturbation(r.id, r.server, r.tool, k, kind, not kind.startswith("reworded"),
-                                        {**r.arguments, k: new}, r.history_key))
+            for kind, new in _changes(k, v, schema, seen[k]):
+                if canonical_json(new) != canonical_json(v):
+                    out.append(Perturbation(r.id, r.server, r.tool, k, kind, not kind.startswith("reworded"),
+                                            {**r.arguments, k: new}, r.history_key))
     return out
 
 
@@ -123,13 +120,13 @@ def score_answers(items: list[Perturbation], answers: list[tuple[str, bool]]) ->
     table: dict[str, Counter[str]] = defaultdict(Counter)
     wrong: Counter[str] = Counter()
     examples: list[dict[str, Any]] = []
-    for p, (tier, is_error) in zip(items, answers):
+    for p, (tier, is_error) in zip(items, answers, strict=True):
         table[p.kind][tier] += 1
         if p.sensitive and tier == "fuzzy" and not is_error:
             wrong[p.kind] += 1
             if len(examples) < 5:
                 examples.append({"tool": p.tool, "param": p.param, "kind": p.kind, "arguments": p.arguments})
-    reworded = [a for p, a in zip(items, answers) if not p.sensitive]
+    reworded = [a for p, a in zip(items, answers, strict=True) if not p.sensitive]
     return {
         "perturbations": len(items),
         "sensitive": sum(p.sensitive for p in items),

@@ -24,20 +24,13 @@ def _result_of(reply: SimAnswer | dict[str, Any]) -> tuple[dict[str, Any], str |
     return reply, None, ""
 
 
-def answer_from_calls(task: Task, calls: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
-    """The answer built from replayed calls, and the problems found (empty: the replay matches).
-
-    Args:
-        task: the task (its ``reference_arguments``, ``reference_calls``, answer sources, gold).
-        calls: the calls made, in order: ``{"server", "tool", "arguments", "answer"}`` where
-            ``answer`` is a :class:`SimAnswer` (tier checked) or a bare MCP result dict.
-    """
-    problems: list[str] = []
+def _replayed(task: Task, calls: list[dict[str, Any]], problems: list[str]) -> dict[str, CallRecord]:
+    """Reference record id -> the record as replayed, for the calls that match their reference."""
     refs = task.reference_arguments
     if len(calls) != len(refs):
         problems.append(f"{len(calls)} calls replayed, the task has {len(refs)} reference calls")
     replayed: dict[str, CallRecord] = {}
-    for i, (ref, call) in enumerate(zip(refs, calls)):
+    for i, (ref, call) in enumerate(zip(refs, calls, strict=False)):
         if (call["server"], call["tool"], canonical_json(call["arguments"])) != \
                 (ref["server"], ref["tool"], canonical_json(ref["arguments"])):
             problems.append(f"call {i} is {call['tool']} {canonical_json(call['arguments'])}, the reference is "
@@ -50,30 +43,48 @@ def answer_from_calls(task: Task, calls: list[dict[str, Any]]) -> tuple[dict[str
         ref_id = task.reference_calls[i] if i < len(task.reference_calls) else f"#{i}"
         replayed[ref_id] = CallRecord(server=ref["server"], tool=ref["tool"], arguments=ref["arguments"],
                                       result=result, is_error=bool(result.get("isError")))
-    sources = task.provenance.get("answer_sources", {})
+    return replayed
+
+
+def _field(task: Task, name: str, replayed: dict[str, CallRecord]) -> tuple[Any, str | None]:
+    """(replayed value or None, the problem or None) of one answer field."""
+    src = task.provenance.get("answer_sources", {}).get(name)
+    if not isinstance(src, dict) or "call" not in src or "key" not in src:
+        return None, f"field {name} has no answer source"
+    rec = replayed.get(src["call"])
+    if rec is None:  # a reference call that failed to replay is already reported
+        return None, None if src["call"] in task.reference_calls else \
+            f"field {name}: source call {src['call']} is not a reference call"
+    if rec.is_error:
+        return None, f"field {name}: source call {rec.tool} replayed as an error"
+    value = fact_value(rec, src["key"])
+    if value is None:
+        return None, f"field {name}: {src['key']!r} is not in the replayed result of {rec.tool}"
+    gold = task.answer[name]
+    prop = task.answer_schema.get("properties", {}).get(name, {})
+    if not grade({name: value}, {name: gold}, {"type": "object", "properties": {name: prop},
+                                               "required": [name]}).passed:
+        return value, f"field {name}: replayed {value!r}, the gold answer is {gold!r}"
+    return value, None
+
+
+def answer_from_calls(task: Task, calls: list[dict[str, Any]]) -> tuple[dict[str, Any], list[str]]:
+    """The answer built from replayed calls, and the problems found (empty: the replay matches).
+
+    Args:
+        task: the task (its ``reference_arguments``, ``reference_calls``, answer sources, gold).
+        calls: the calls made, in order: ``{"server", "tool", "arguments", "answer"}`` where
+            ``answer`` is a :class:`SimAnswer` (tier checked) or a bare MCP result dict.
+    """
+    problems: list[str] = []
+    replayed = _replayed(task, calls, problems)
     answer: dict[str, Any] = {}
-    for name, gold in task.answer.items():
-        src = sources.get(name)
-        if not isinstance(src, dict) or "call" not in src or "key" not in src:
-            problems.append(f"field {name} has no answer source")
-            continue
-        rec = replayed.get(src["call"])
-        if rec is None:
-            if src["call"] not in task.reference_calls:
-                problems.append(f"field {name}: source call {src['call']} is not a reference call")
-            continue  # a failed reference call is already reported
-        if rec.is_error:
-            problems.append(f"field {name}: source call {rec.tool} replayed as an error")
-            continue
-        value = fact_value(rec, src["key"])
-        if value is None:
-            problems.append(f"field {name}: {src['key']!r} is not in the replayed result of {rec.tool}")
-            continue
-        answer[name] = value
-        prop = task.answer_schema.get("properties", {}).get(name, {})
-        if not grade({name: value}, {name: gold}, {"type": "object", "properties": {name: prop},
-                                                   "required": [name]}).passed:
-            problems.append(f"field {name}: replayed {value!r}, the gold answer is {gold!r}")
+    for name in task.answer:
+        value, problem = _field(task, name, replayed)
+        if value is not None:
+            answer[name] = value
+        if problem:
+            problems.append(problem)
     return answer, problems
 
 

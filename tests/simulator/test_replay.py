@@ -102,6 +102,7 @@ def test_oracle_fails_samples_whose_replay_does_not_reproduce_the_task(dataset, 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # 200 samples: ~4 min on an idle 2-core machine, 11+ min when shared
 def test_oracle_fails_exactly_the_shipped_tasks_whose_replay_has_problems(tmp_path):
     from firefly_eval.simulator.perturb import shipped_calls
     from firefly_eval.tasks.heldout.dataset import load_bundle
