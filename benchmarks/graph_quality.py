@@ -17,7 +17,7 @@ Usage: python benchmarks/graph_quality.py [TOOLS.json] [--embed] [--judge MODEL 
   graph file of `firefly graph build --out graph.json`); default: the snapshot in
   tests/fixtures/default_fleet_tools.json.gz.
   --judge MODEL: any Inspect model rates the labelled pairs among the candidates (verdicts cached
-  in .firefly/judge-cache.jsonl) and precision/recall after judging is printed too; scope
+  in .firefly/judge-cache/graph-quality.jsonl) and precision/recall after judging is printed too; scope
   `uncertain` (default) rates the uncertain band only, `all` also the kept edges.
 """
 
@@ -72,7 +72,7 @@ for embed in ([False, True] if "--embed" in sys.argv else [False]):
             on = [e for e in g.edges if (tuple(e.src), tuple(e.dst)) in labelled]
             band = [e for e in g.uncertain if (tuple(e.src), tuple(e.dst)) in labelled]
             judged, rep = apply_judge(on, band, {t.key: t for t in tools}, judge, budget=10_000,
-                                      cache_path=Path(".firefly/judge-cache.jsonl"), scope=scope)
+                                      cache_path=Path(".firefly/judge-cache/graph-quality.jsonl"), scope=scope)
             after = {(tuple(e.src), tuple(e.dst)) for e in judged}
             for name, labels in sets.items():
                 p, r, tp, fp, fn = prf(after, labels)

@@ -26,7 +26,10 @@ def graph_build(fleet: Path | None = FleetOpt,
                     "uncertain", help="uncertain: rate the candidates the relation rule did not admit (cues "
                                       "only); all: also rate the kept edges and drop those rated low (more "
                                       "calls; precision of the rule: benchmarks/graph_quality.py)."),
-                judge_cache: Path = typer.Option(Path(".firefly/judge-cache.jsonl"), help="Verdict cache."),
+                judge_cache: Path = typer.Option(Path(".firefly/judge-cache/graph-build.jsonl"),
+                                                 help="Verdict cache (keyed by model and prompt version; "
+                                                      "benchmarks keep their own)."),
+                max_connections: int = typer.Option(8, help="Judge calls in flight."),
                 embed: bool = typer.Option(False, "--embed", help="Add embedding neighbours (extra `embed`)."),
                 embed_backend: str = typer.Option(
                     "static", help="static: model2vec distilled once from the packaged MiniLM (fast); "
@@ -65,14 +68,19 @@ def graph_build(fleet: Path | None = FleetOpt,
         if judge_scope not in ("uncertain", "all"):
             raise typer.BadParameter(f"--judge-scope must be uncertain or all, not {judge_scope!r}")
         g.edges, rep = apply_judge(g.edges, g.uncertain, {t.key: t for t in tools}, judge, judge_budget,
-                                   judge_cache, scope=judge_scope)
+                                   judge_cache, scope=judge_scope, concurrency=max_connections)
         g.stats["edges"] = len(g.edges)
         g.stats["judge"] = {"scope": judge_scope, "judged": rep.judged, "cached": rep.cached,
                             "malformed": rep.malformed, "verdicts": rep.verdicts, "kept": len(rep.kept),
-                            "rejected": len(rep.rejected),
+                            "rejected": len(rep.rejected), "errors": rep.errors,
+                            "usage": rep.usage.usage.get("judge", {}),
                             "judged_per_tool": round((rep.judged + rep.cached) / max(len(tools), 1), 2)}
     save_graph(g, out)
     console.print(g.stats)
+    if judge and rep.errors:
+        console.print(f"[yellow]{rep.errors} judge call(s) failed ({rep.error}); those pairs keep the cheap "
+                      f"scorers' verdict. Re-run to judge them: the {rep.judged} verdict(s) paid for are in "
+                      f"{judge_cache}.[/yellow]", markup=True)
 
 
 @graph_app.command("sample")
