@@ -67,13 +67,17 @@ class ToolCard(BaseModel):
         return (self.server, self.tool)
 
 
-def wording(card: ToolCard | None, param: str, value: Any) -> str | None:
-    """The card's user wording for a literal argument value (keys: the string itself, or the JSON
-    text of a number, boolean, list or object, canonical or as json.dumps writes it)."""
+def wording(card: ToolCard | None, param: str, value: Any, sandbox: str = "") -> str | None:
+    """The card's user wording for a literal argument value (keys: the string itself, with the
+    server's ``sandbox`` folder written ``$SANDBOX``, or the JSON text of a number, boolean, list or
+    object, canonical or as json.dumps writes it)."""
     if card is None or param not in card.values:
         return None
     table = card.values[param]
     keys = [value] if isinstance(value, str) else []
+    if sandbox:
+        keys += [json.loads(json.dumps(value).replace(sandbox, "$SANDBOX"))] if isinstance(value, str) else []
+        keys += [json.dumps(value, ensure_ascii=False).replace(sandbox, "$SANDBOX")]
     keys += [canonical_json(value), json.dumps(value), json.dumps(value, ensure_ascii=False), str(value)]
     return next((table[k] for k in keys if isinstance(k, str) and k in table), None)
 

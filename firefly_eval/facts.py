@@ -54,7 +54,13 @@ def parse_result(result: dict[str, Any]) -> Any:
     sc = result.get("structuredContent")
     if sc is not None:
         if isinstance(sc, dict) and set(sc) == {"result"}:
-            return sc["result"]
+            inner = sc["result"]
+            if isinstance(inner, str) and inner.strip()[:1] in ("[", "{"):  # JSON text wrapped by FastMCP
+                try:
+                    return json.loads(inner)
+                except ValueError:
+                    pass
+            return inner
         return sc
     text = result_text(result).strip()
     if text[:1] in "[{":

@@ -327,7 +327,7 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
                 text = st.bound[param][1]
             elif param in st.record.arguments:
                 value = st.record.arguments[param]
-                worded = wording(st.card, param, value)
+                worded = wording(st.card, param, value, f"{root}/{st.record.server}")
                 if worded is not None:
                     text = worded
                 else:

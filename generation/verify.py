@@ -92,7 +92,8 @@ def self_contained(task: Task, calls: dict[str, CallRecord], tools: dict[tuple[s
             sv = str(value).strip() if not isinstance(value, (dict, list)) else ""
             if sv and any(re.search(rf"(?<![\w.]){re.escape(sv)}(?![\w])", t) for t in earlier):
                 continue  # produced by an earlier reference call
-            if not _stated(value, ref["server"], padded, task.question, wording(card, param, value)):
+            worded = wording(card, param, value, f"{WORKSPACE_ROOT}/{ref['server']}")
+            if not _stated(value, ref["server"], padded, task.question, worded):
                 problems.append(f"{ref['tool']}: argument {param} is neither stated, produced earlier nor default")
         rec = calls.get(ref_id)
         if rec is not None:
