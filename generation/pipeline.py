@@ -2,13 +2,18 @@
 
 The run directory is the unit of resumption:
 
-    RUN/config.json     the run's settings (a re-run with other settings is refused)
+    RUN/config.json     the run's settings and a hash of the fleet (a re-run with other ones is refused;
+                        ``force=True`` / ``--force`` discards the run and starts again)
     RUN/tools.json      discovered ToolSpecs
+    RUN/discovery.json  each server's read-only listings/getters called once before sampling: their values
+                        go into that server's value bank (fixed once written, like the plans)
     RUN/graph.json      the tool graph (``graph.save_graph``: version, tools, edges, stats + coverage)
     RUN/plans.jsonl     sampled plans (fixed once written)
     RUN/shards/<plan>.json  one per finished plan: its calls and its task or drop reason,
                         written atomically (tmp + rename): a kill -9 loses at most the plan in flight
-    RUN/dataset/        the built dataset (rebuilt from shards at the end of every run)
+    RUN/dataset/        the built dataset (rebuilt from shards at the end of every run; not written when no
+                        task is kept: the plans and shards of such a run move to RUN/failed-<time>/ and
+                        :class:`GenerateError` says why)
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import asyncio
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 from collections import Counter
@@ -34,16 +40,22 @@ from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_t
 from firefly_eval.generation.relocate import relocate_exploration
 from firefly_eval.generation.sampling import coverage, sample_plans
 from firefly_eval.cards import load_cards
+from firefly_eval.facts import error_reason
 from firefly_eval.generation.synthesize import SynthesisDrop, fact_value, synthesize_task
-from firefly_eval.generation.values import ValueBank
+from firefly_eval.generation.values import ValueBank, discovered_values
 from firefly_eval.generation.verify import Verifier
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.mutation import is_mutating
-from firefly_eval.sandbox import SANDBOX_ROOT, process_root, remove_stale_roots
-from firefly_eval.schema import CallRecord, Plan, ServerSpec, Task, ToolSpec
+from firefly_eval.sandbox import SANDBOX_ROOT, process_root, relocate_record, remove_stale_roots
+from firefly_eval.schema import CallRecord, Plan, ServerSpec, Task, ToolSpec, content_hash
 from firefly_eval.world import WORLD_VERSION
 
-__all__ = ["GenerateConfig", "generate"]
+__all__ = ["GenerateConfig", "GenerateError", "generate"]
+
+
+class GenerateError(RuntimeError):
+    """A run that cannot give a dataset (no server, no task, a run directory of other settings); the message
+    says why in one line and names the servers concerned."""
 
 
 @dataclass
@@ -62,6 +74,10 @@ class GenerateConfig:
     judge: str | None = None  # Inspect model rating kept tasks on the paper's five criteria (optional)
     cards_dirs: list[str] = field(default_factory=list)  # extra tool-card folders (firefly fleet cards --out)
     max_server_share: float = 0.15  # no server in more than this share of the kept tasks
+    max_connections: int = 1  # plans in flight (never two on one server) and calls in flight per model
+    judge_on_malformed: str = "drop"  # a task-judge reply that does not parse: drop (counted) or keep the task
+    prices: dict[str, list[float]] = field(default_factory=dict)  # model -> [$/M input, $/M output tokens]
+    discovery_file: str = ""  # RUN/discovery.json (set by generate): each server's own listing values
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -97,17 +113,41 @@ async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet) ->
     return out
 
 
-def _load_or_write_config(run: Path, cfg: GenerateConfig) -> None:
+# settings that change which plans run or what they give; executor/workers/timeouts may change on a re-run
+_RUN_KEYS = ("n_plans", "seed", "fleet_file", "fleet_hash", "explorer", "synthesizer", "judge", "max_repairs",
+             "cards_dirs")
+_RUN_FILES = ("config.json", "tools.json", "graph.json", "plans.jsonl", "discovery.json", "summary.json")
+
+
+def fleet_hash(specs: list[ServerSpec]) -> str:
+    """A hash of the fleet as configured (every entry's command, args, env, cwd and firefly fields)."""
+    return content_hash(sorted((s.model_dump(mode="json") for s in specs), key=lambda d: d["name"]))
+
+
+def _load_or_write_config(run: Path, cfg: GenerateConfig, fleet_digest: str = "") -> None:
     path = run / "config.json"
-    data = {**asdict(cfg), "package_version": __version__, "world": WORLD_VERSION}
+    data = {**asdict(cfg), "fleet_hash": fleet_digest, "package_version": __version__, "world": WORLD_VERSION}
+    data.pop("discovery_file", None)
     if path.exists():
         old = json.loads(path.read_text())
-        keys = ("n_plans", "seed", "fleet_file")
-        if any(old.get(k) != data.get(k) for k in keys):
-            raise ValueError(f"{path}: run directory was started with other settings "
-                             f"({ {k: old.get(k) for k in keys} }); use a new --out")
+        diffs = []
+        for k in _RUN_KEYS:
+            if k in old and old.get(k) != data.get(k):
+                diffs.append("the fleet's servers changed" if k == "fleet_hash"
+                             else f"{k} {old.get(k)!r} -> {data.get(k)!r}")
+        if diffs:
+            raise GenerateError(f"{run}: run directory was started with other settings ({'; '.join(diffs)}); "
+                                "use a new --out, or --force to discard it and start again")
         return
     _atomic_write(path, json.dumps(data, indent=2))
+
+
+def discard_run(run: Path) -> None:
+    """Remove a run's state (``--force``): config, tools, discovery, graph, plans, shards, dataset."""
+    for name in _RUN_FILES:
+        (run / name).unlink(missing_ok=True)
+    for name in ("shards", "dataset"):
+        shutil.rmtree(run / name, ignore_errors=True)
 
 
 class PlanProcessor:
@@ -126,34 +166,53 @@ class PlanProcessor:
         self.stateful = {s.name for s in specs if s.stateful}
         self.cards = load_cards(cfg.cards_dirs)
         self.known_values = {s.name: s.explore_values for s in specs if s.explore_values}
+        # each server's own data: listing values found before sampling (canonical paths -> this worker's),
+        # its copied cwd/files, and whether it works on the seed world
+        disc = json.loads(Path(cfg.discovery_file).read_text()) if cfg.discovery_file and \
+            Path(cfg.discovery_file).exists() else {}
+        self.discovered = {n: fleet.to_live(d.get("values", {})) for n, d in disc.items()}
+        self.world_servers = set(getattr(fleet, "world_servers", {s.name for s in specs}))
+        own = getattr(fleet, "own", {})
+        self.own_files = {n: o.files() for n, o in own.items()}
+        self.own_dirs = {n: [str(live) for _, _, live in o.pairs if live.is_dir()] for n, o in own.items()}
         self.provenance = {"fleet": {s.name: s.pin for s in specs}, "world": WORLD_VERSION,
                            "explorer": cfg.explorer or "schema-guided", "package_version": __version__}
-        self.llm_stats = LLMStats()
+        self.llm_stats = LLMStats()  # every plan's, merged (failed plans' calls too: they were paid for)
+        self.uses_llm = bool(cfg.explorer or cfg.synthesizer or cfg.judge)
         self.timing: Counter[str] = Counter()
 
     async def run(self, plan: Plan) -> dict[str, Any]:
         """The plan's shard; ``{"plan", "failed"}`` when this code raised on it (a bug in synthesis or
         verification must not end a run of thousands of plans: no shard is written, so a re-run retries it)."""
+        stats = LLMStats()  # this plan's model calls and tokens, written into its shard
         try:
-            return await self._run(plan)
+            shard = await self._run(plan, stats)
         except Exception as exc:  # noqa: BLE001 - reported in the summary, the run goes on
             import traceback
 
             where = traceback.extract_tb(exc.__traceback__)[-1]
-            return {"plan": plan.id, "failed": f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"[:400]}
+            shard = {"plan": plan.id, "failed": f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"[:400]}
+            if self.uses_llm:
+                shard["llm"] = stats.as_dict()
+        self.llm_stats.merge(stats)
+        return shard
 
-    async def _run(self, plan: Plan) -> dict[str, Any]:
+    async def _run(self, plan: Plan, stats: LLMStats) -> dict[str, Any]:
         fleet, cfg = self.fleet, self.cfg
+        conn = cfg.max_connections
         t0 = time.perf_counter()
-        await fleet.reset_episode(set(plan.servers))
+        # only the plan's own servers: with plans in flight, another plan may be using the others
+        await fleet.reset_episode(set(plan.servers), only=True)
         self.timing["reset"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         if cfg.explorer:
-            exp = await explore_plan_llm(plan, fleet, cfg.explorer, self.sandbox_of, stats=self.llm_stats)
+            exp = await explore_plan_llm(plan, fleet, cfg.explorer, self.sandbox_of, stats=stats,
+                                         max_connections=conn)
         else:
             # a value bank per plan: a plan's exploration depends on nothing but the plan and the seed world,
             # so results do not depend on which worker ran which plans before it
-            bank = ValueBank(self.sandbox_of, self.known_values)
+            bank = ValueBank(self.sandbox_of, self.known_values, self.discovered, self.world_servers,
+                             self.own_files, self.own_dirs)
             exp = await explore_plan(plan, fleet, bank, seed=cfg.seed, max_repairs=cfg.max_repairs, cards=self.cards)
         exp = relocate_exploration(exp, self.root, self.canonical)
         prov = {**self.provenance, "licenses": {s: fleet.specs[s].license for s in plan.servers if s in fleet.specs},
@@ -163,7 +222,7 @@ class PlanProcessor:
         try:
             if cfg.synthesizer:
                 task = await synthesize_task_llm(exp, fleet.tools, cfg.synthesizer, seed=cfg.seed, provenance=prov,
-                                                 stats=self.llm_stats, **card_options)
+                                                 stats=stats, max_connections=conn, **card_options)
             else:
                 task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov, **card_options)
         except SynthesisDrop as drop:
@@ -188,13 +247,14 @@ class PlanProcessor:
         if kept is not None and cfg.judge:
             from firefly_eval.generation.task_judge import judge_task
 
-            ok, ratings = await judge_task(kept, exp.calls, cfg.judge)
+            ok, ratings = await judge_task(kept, exp.calls, cfg.judge, on_malformed=cfg.judge_on_malformed,
+                                           stats=stats, max_connections=conn)
             kept.quality.update(ratings)
             if ratings.get("judge") == "malformed":
                 verifier.counts["judge_malformed"] += 1
             if not ok:
                 verifier.counts["kept"] -= 1
-                verifier.counts["dropped_judge"] += 1
+                verifier.counts["dropped_judge_malformed" if ratings.get("judge") == "malformed" else "dropped_judge"] += 1
                 kept = None
         reason = next((k for k in verifier.counts if k.startswith("dropped")), "")
         if task is None and not reason:
@@ -204,30 +264,139 @@ class PlanProcessor:
         elif len(exp.ok_steps) < 2 and not kept:
             reason = "dropped_trivial"
         self.timing["verify"] += time.perf_counter() - t0
-        return {"plan": plan.id, "calls": [c.model_dump(mode="json") for c in exp.calls],
-                "task": kept.model_dump(mode="json") if kept else None, "reason": reason,
-                "counts": dict(verifier.counts), "infra_errors": exp.infra_errors, "why": verifier.reasons[:3]}
+        shard = {"plan": plan.id, "calls": [c.model_dump(mode="json") for c in exp.calls],
+                 "task": kept.model_dump(mode="json") if kept else None, "reason": reason,
+                 "counts": dict(verifier.counts), "infra_errors": exp.infra_errors, "why": verifier.reasons[:3]}
+        if self.uses_llm:
+            shard["llm"] = stats.as_dict()
+        return shard
+
+
+async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict[str, Any]], None],
+                    limit: int) -> None:
+    """Run up to ``limit`` plans at once on one fleet, never two plans on one server (a plan holds all
+    its servers until its shard is written). Plans start in order as their servers become free; with
+    ``limit`` 1 this is the sequential run. Each shard is written as its plan ends."""
+    busy: set[str] = set()
+    pending = list(todo)
+    running: dict[asyncio.Task[dict[str, Any]], Plan] = {}
+    while pending or running:
+        for plan in list(pending):
+            if len(running) >= max(limit, 1):
+                break
+            servers = set(plan.servers)
+            if servers & busy:
+                continue
+            busy |= servers
+            pending.remove(plan)
+            running[asyncio.create_task(proc.run(plan))] = plan
+        finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+        for t in finished:
+            plan = running.pop(t)
+            busy -= set(plan.servers)
+            write(t.result())  # proc.run reports its own errors in the shard
+
+
+_READS = re.compile(r"(^|_)(list|get|read|show|describe|status|log|logs|info|view|tables|schema|summary|stats|"
+                    r"tree|current|version|whoami|inspect|overview)(_|$)")
+
+
+def _discovery_tools(fleet: Fleet, skip: set[tuple[str, str]], per_server: int = 8) -> dict[str, list[ToolSpec]]:
+    """Per live server, its read-only tools that take no required argument and read as listings or getters."""
+    out: dict[str, list[ToolSpec]] = {}
+    for t in sorted(fleet.tools.values(), key=lambda t: t.key):
+        if t.key in skip or t.server in fleet.failed or t.input_schema.get("required"):
+            continue
+        name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", t.name).lower().replace("-", "_")
+        ann = t.annotations or {}
+        if ann.get("readOnlyHint") is False or ann.get("destructiveHint") is True or not _READS.search(name):
+            continue
+        if ann.get("readOnlyHint") is not True and is_mutating(re.sub(r"(^|_)logs?(_|$)", "_", name), {}):
+            continue
+        bucket = out.setdefault(t.server, [])
+        if len(bucket) < per_server:
+            bucket.append(t)
+    return out
+
+
+async def discover(fleet: Fleet, skip: set[tuple[str, str]]) -> dict[str, Any]:
+    """Call each server's listings/getters once (:func:`_discovery_tools`); server -> its calls (canonical)
+    and the values they returned (concept -> values), for that server's value bank."""
+    out: dict[str, Any] = {}
+    for server, tools in _discovery_tools(fleet, skip).items():
+        calls: list[dict[str, Any]] = []
+        values: dict[str, list[Any]] = {}
+        for t in tools:
+            try:
+                rec = await fleet.call(server, t.name, {})
+            except Exception as exc:  # noqa: BLE001 - a crash is reported per server, generation goes on
+                calls.append({"tool": t.name, "error": str(exc).splitlines()[0][:200]})
+                continue
+            rec = relocate_record(rec, str(fleet.sandbox_root), fleet.canonical_root)
+            calls.append(rec.model_dump(mode="json"))
+            if succeeded(rec):
+                for concept, vals in discovered_values(t.name, rec.result).items():
+                    bucket = values.setdefault(concept, [])
+                    bucket.extend(v for v in vals if v not in bucket)
+        out[server] = {"calls": calls, "values": {k: v[:20] for k, v in values.items()}}
+    await fleet.reset_episode()
+    return out
+
+
+def _fewer_plans_note(n: int, plans: list[Plan], graph_stats: dict[str, Any]) -> str:
+    """Why sampling gave fewer than ``n`` plans (it stops only when its tries run out)."""
+    if len(plans) >= n:
+        return ""
+    starts = Counter(p.nodes[0][0] for p in plans)
+    cap = max(2, int(0.12 * n) + 1)
+    capped = sorted(s for s, k in starts.items() if k >= cap)
+    return (f"-n {n}: sampled {len(plans)} plans; the tool graph ({graph_stats.get('tools', '?')} tools) gave no "
+            f"other distinct plan in {n * 40} tries: plans start on {len(starts)} server(s), at most {cap} each "
+            f"(the sampler's per-server cap; at it: {', '.join(capped) or 'none'}), every other try repeated a "
+            f"plan or found no next step; add servers or lower -n")
+
+
+def _start_failures(reports: list[Any]) -> str:
+    return "; ".join(r.error.splitlines()[0] if r.error.startswith("server ") else f"{r.server}: {r.error}"
+                     for r in reports if not r.ok)
 
 
 async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Callable[[str, int, int], None]):
-    """Start the fleet, write tools.json, build or reload graph and plans."""
+    """Start the fleet, write tools.json, call each server's listings once, build or reload graph and plans."""
     reports = await fleet.start()
     progress("servers", sum(r.ok for r in reports), len(reports))
+    if not any(r.ok for r in reports):
+        raise GenerateError(f"no server started ({len(reports)} in the fleet): {_start_failures(reports)}")
     tools = sorted(fleet.tools.values(), key=lambda t: t.key)
-    _atomic_write(run / "tools.json", json.dumps([t.model_dump(mode="json") for t in tools]))
     plans_path = run / "plans.jsonl"
+    tools_path = run / "tools.json"
+    if plans_path.exists() and tools_path.exists():
+        before = {(t["server"], t["name"]) for t in json.loads(tools_path.read_text())}
+        now = {t.key for t in tools}
+        if before != now:
+            gone = sorted({s for s, _ in before - now})
+            new = sorted({s for s, _ in now - before})
+            raise GenerateError(
+                f"{run}: its plans were sampled on other tools (servers with tools gone: {', '.join(gone) or 'none'}"
+                f"; with new tools: {', '.join(new) or 'none'}); use --force to sample again, or a new --out")
+    _atomic_write(tools_path, json.dumps([t.model_dump(mode="json") for t in tools]))
+    skip = {(s.name, t) for s in fleet.specs.values() for t in s.explore_skip}
+    skip |= {k for k, c in load_cards(cfg.cards_dirs).items() if c.use == "never"}  # chatter, env, random
+    disc_path = run / "discovery.json"
+    if not disc_path.exists():
+        _atomic_write(disc_path, json.dumps(await discover(fleet, skip), ensure_ascii=False))
+    cfg.discovery_file = str(disc_path)
     if plans_path.exists():
         plans = [Plan.model_validate_json(x) for x in plans_path.read_text().splitlines() if x.strip()]
         graph_stats = json.loads((run / "graph.json").read_text())["stats"]
     else:
-        skip = {(s.name, t) for s in fleet.specs.values() for t in s.explore_skip}
-        skip |= {k for k, c in load_cards(cfg.cards_dirs).items() if c.use == "never"}  # chatter, env, random
         graph = build_graph([t for t in tools if t.key not in skip])
         graph_stats = graph.stats
         plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
+    graph_stats["plans_note"] = _fewer_plans_note(cfg.n_plans, plans, graph_stats)
     return plans, graph_stats
 
 
@@ -243,6 +412,10 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name, canonical_root=SANDBOX_ROOT)
     try:
         plans, graph_stats = await _prepare(run, fleet, cfg, progress)
+        fleet_info = {"servers_failed": {n: e.splitlines()[0][:300] for n, e in fleet.failed.items()},
+                      "stateful": dict(sorted(fleet.stateful_why.items())),
+                      "world_servers": sorted(fleet.world_servers),
+                      "own_data": {n: [str(orig) for orig, _, _ in o.pairs] for n, o in sorted(fleet.own.items())}}
         done, invalid_shards = finished_plans(shards)
         todo = [p for p in plans if p.id not in done]
         progress("plans", len(plans) - len(todo), len(plans))
@@ -263,19 +436,61 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             timing, llm = extra.get("timing", {}), extra.get("llm", {})
         else:
             proc = PlanProcessor(fleet, specs, cfg, root)
-            for plan in todo:
-                write(await proc.run(plan))
+            await run_plans(todo, proc, write, cfg.max_connections)
             servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
             timing = {k: round(v, 1) for k, v in proc.timing.items()}
-            llm = {"outside_plan_calls": proc.llm_stats.outside_plan_calls, "malformed": proc.llm_stats.malformed,
-                   "synthesizer_fallbacks": proc.llm_stats.fallbacks}
+            llm = {**proc.llm_stats.counters(), "synthesizer_fallbacks": proc.llm_stats.fallbacks,
+                   "usage_this_run": proc.llm_stats.usage}
     finally:
         await fleet.close()
         shutil.rmtree(root, ignore_errors=True)
-    return {"timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
+    return {**fleet_info, "plans_note": graph_stats.get("plans_note", ""),
+            "timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
             "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor,
+            "max_connections": cfg.max_connections,
             "plans_failed": len(failures), "plan_failures": failures[:20],
             "shards_invalid": len(invalid_shards), "invalid_shards": invalid_shards[:20]}
+
+
+def llm_totals(run: Path, cfg: GenerateConfig, kept: int) -> dict[str, Any]:
+    """Model calls and tokens per stage over every shard of the run (resumed runs included), the
+    malformed-output counters, and the cost per stage and per kept task where the stage's model has a
+    price (``cfg.prices``: $ per million input/output tokens, else Inspect's model database)."""
+    from firefly_eval.generation.llm_stats import add_usage
+
+    usage: dict[str, dict[str, int]] = {}
+    counters: Counter[str] = Counter()
+    for path in sorted((run / "shards").glob("*.json")):
+        llm = json.loads(path.read_text()).get("llm") or {}
+        add_usage(usage, llm.get("usage", {}))
+        counters.update({k: v for k, v in llm.items() if k != "usage"})
+    models = {"explore": cfg.explorer, "synthesize": cfg.synthesizer, "judge": cfg.judge}
+    costs: dict[str, float] = {}
+    for stage, u in usage.items():
+        price = _price(models.get(stage), cfg.prices)
+        if price is not None:
+            costs[stage] = round((u["input_tokens"] * price[0] + u["output_tokens"] * price[1]) / 1e6, 6)
+    out: dict[str, Any] = {"usage": usage, **counters, "models": {k: v for k, v in models.items() if v}}
+    if costs:
+        out["cost_usd"] = costs
+        out["cost_complete"] = set(costs) == set(usage)  # False: a stage's model has no known price
+        out["cost_per_kept_task_usd"] = round(sum(costs.values()) / kept, 6) if kept else None
+    return out
+
+
+def _price(model: str | None, prices: dict[str, list[float]]) -> tuple[float, float] | None:
+    if not model:
+        return None
+    if model in prices:
+        return float(prices[model][0]), float(prices[model][1])
+    try:
+        from inspect_ai.model._model_info import get_model_info
+
+        info = get_model_info(model)
+    except Exception:  # noqa: BLE001 - an unknown model simply has no price
+        return None
+    cost = getattr(info, "cost", None) if info else None
+    return (cost.input, cost.output) if cost else None
 
 
 def finished_plans(shards: Path) -> tuple[set[str], list[str]]:
@@ -311,11 +526,26 @@ def finished_plans(shards: Path) -> tuple[set[str], list[str]]:
 
 def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list[CallRecord], Counter[str]]:
     """Read every finished shard of a run; dedup questions across plans; cap any server's task share."""
+    tasks, calls, counts, _ = collect_by_server(run, max_server_share)
+    return tasks, calls, counts
+
+
+def collect_by_server(run: Path, max_server_share: float = 0.15
+                      ) -> tuple[list[Task], list[CallRecord], Counter[str], dict[str, Counter[str]]]:
+    """:func:`collect`, plus per server what each filter removed from the plans it was in (and ``kept``)."""
     from rapidfuzz import fuzz
 
+    plans_path = run / "plans.jsonl"
+    plan_servers: dict[str, list[str]] = {}
+    if plans_path.exists():
+        for line in plans_path.read_text().splitlines():
+            if line.strip():
+                p = Plan.model_validate_json(line)
+                plan_servers[p.id] = p.servers
     tasks: list[Task] = []
     calls: dict[str, CallRecord] = {}
     counts: Counter[str] = Counter()
+    by_server: dict[str, Counter[str]] = {}
     seen: dict[tuple, list[str]] = {}
     for path in sorted((run / "shards").glob("*.json")):
         shard = json.loads(path.read_text())
@@ -327,19 +557,28 @@ def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list
                 counts[k] += v
         counts["infra_errors"] += len(shard.get("infra_errors", []))
         if shard["task"] is None:
-            counts[shard["reason"] or "dropped_no_task"] += 1
+            reason = shard["reason"] or "dropped_no_task"
+            counts[reason] += 1
+            for srv in plan_servers.get(shard["plan"]) or sorted({c["server"] for c in shard["calls"]}):
+                by_server.setdefault(srv, Counter())[reason] += 1
             continue
         t = Task.model_validate(shard["task"])
         sig = tuple(sorted(map(tuple, t.tools)))
         if any(fuzz.ratio(t.question, q) >= 95 for q in seen.get(sig, [])):
             counts["dropped_duplicate"] += 1
+            for srv in t.servers:
+                by_server.setdefault(srv, Counter())["dropped_duplicate"] += 1
             continue
         seen.setdefault(sig, []).append(t.question)
         tasks.append(t)
-    tasks, capped = cap_server_share(tasks, max_server_share)
+    kept, capped = cap_server_share(tasks, max_server_share)
+    kept_ids = {t.id for t in kept}
+    for t in tasks:
+        for srv in t.servers:
+            by_server.setdefault(srv, Counter())["kept" if t.id in kept_ids else "dropped_server_cap"] += 1
     counts["dropped_server_cap"] += capped
-    counts["kept"] = len(tasks)
-    return tasks, list(calls.values()), counts
+    counts["kept"] = len(kept)
+    return kept, list(calls.values()), counts, by_server
 
 
 def cap_server_share(tasks: list[Task], share: float) -> tuple[list[Task], int]:
@@ -356,18 +595,100 @@ def cap_server_share(tasks: list[Task], share: float) -> tuple[list[Task], int]:
     return kept, len(tasks) - len(kept)
 
 
+def _error_key(rec: CallRecord) -> str:
+    """A failed call's error: ``firefly_eval.facts.error_reason`` and the first line, numbers folded."""
+    why = error_reason(rec.result, rec.is_error) or "empty result"
+    line = next((ln.strip() for ln in rec.text().splitlines() if ln.strip()), "")[:120]
+    line = re.sub(r"\d+", "#", line)
+    return f"{why}: {line}" if line and line != why else why
+
+
+def server_report(run: Path, specs: list[ServerSpec], calls: list[CallRecord], by_server: dict[str, Counter[str]],
+                  info: dict[str, Any]) -> dict[str, Any]:
+    """Per server: discovery calls, exploration calls ok/failed and their share, the top errors, tasks kept,
+    what each filter removed, whether it is stateful and why, whether it works on the seed world."""
+    disc_path = run / "discovery.json"
+    disc = json.loads(disc_path.read_text()) if disc_path.exists() else {}
+    failed = info.get("servers_failed", {})
+    out: dict[str, Any] = {}
+    for spec in sorted(specs, key=lambda s: s.name):
+        mine = [c for c in calls if c.server == spec.name]
+        ok = sum(succeeded(c) for c in mine)
+        errors = Counter(_error_key(c) for c in mine if not succeeded(c))
+        dcalls = disc.get(spec.name, {}).get("calls", [])
+        d_ok = sum(1 for c in dcalls if "error" not in c and succeeded(CallRecord.model_validate(c)))
+        drops = dict(by_server.get(spec.name, Counter()))
+        out[spec.name] = {
+            "up": spec.name not in failed, "error": failed.get(spec.name, ""),
+            "stateful": spec.stateful, "stateful_why": info.get("stateful", {}).get(spec.name, ""),
+            "world": spec.name in info.get("world_servers", []),
+            "own_data": info.get("own_data", {}).get(spec.name, []),
+            "discovery_calls": len(dcalls), "discovery_ok": d_ok,
+            "discovered": {k: len(v) for k, v in disc.get(spec.name, {}).get("values", {}).items()},
+            "calls": len(mine), "ok": ok, "failed": len(mine) - ok,
+            "ok_share": round(ok / len(mine), 3) if mine else None,
+            "top_errors": errors.most_common(3),
+            "tasks": drops.pop("kept", 0), "dropped": dict(sorted(drops.items())),
+        }
+    return out
+
+
+def _set_aside(run: Path) -> Path:
+    """Move a run's plans, graph, discovery and shards to ``RUN/failed-<time>/`` (a re-run samples again)."""
+    dest = run / time.strftime("failed-%Y%m%dT%H%M%S")
+    dest.mkdir(exist_ok=True)
+    for name in ("plans.jsonl", "graph.json", "discovery.json", "shards"):
+        if (run / name).exists():
+            os.replace(run / name, dest / name)
+    shutil.rmtree(run / "dataset", ignore_errors=True)
+    return dest
+
+
 def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
-             progress: Callable[[str, int, int], None] = lambda *a: None) -> dict[str, Any]:
-    """Run (or resume) a generation into ``run`` and build its dataset."""
+             progress: Callable[[str, int, int], None] = lambda *a: None, force: bool = False) -> dict[str, Any]:
+    """Run (or resume) a generation into ``run`` and build its dataset.
+
+    Raises :class:`GenerateError`, writing no dataset, when the fleet is empty, no server starts, the run
+    directory holds a run of other settings or fleet (unless ``force``: it is discarded), or no task is kept
+    (that run's plans and shards move aside, so a re-run samples again)."""
+    if not specs:
+        raise GenerateError(f"the fleet has no servers ({cfg.fleet_file or 'fleet file'}: mcpServers is empty "
+                            "or every entry is disabled)")
+    digest = fleet_hash(specs)  # before the fleet infers statefulness into the specs
     run.mkdir(parents=True, exist_ok=True)
     lock = open(run / ".lock", "w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
+        lock.close()
         raise RuntimeError(f"{run}: another `firefly generate` is running on this run directory") from None
-    _load_or_write_config(run, cfg)
+    try:
+        return _generate_locked(run, specs, cfg, progress, force, digest)
+    finally:
+        lock.close()  # the lock ends with the run (a caller in the same process may run again)
+
+
+def _generate_locked(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
+                     progress: Callable[[str, int, int], None], force: bool, digest: str) -> dict[str, Any]:
+    if force:
+        discard_run(run)
+    _load_or_write_config(run, cfg, digest)
     summary = asyncio.run(_run(run, specs, cfg, progress))
-    tasks, calls, counts = collect(run, cfg.max_server_share)
+    tasks, calls, counts, by_server = collect_by_server(run, cfg.max_server_share)
+    if cfg.explorer or cfg.synthesizer or cfg.judge:  # per stage over all shards (resumed runs too), cost
+        summary["llm"] = {**summary.get("llm", {}), **llm_totals(run, cfg, len(tasks))}
+    summary["per_server"] = server_report(run, specs, calls, by_server, summary)
+    if not tasks:
+        summary["counts"] = dict(counts)
+        n_plans = sum(v for k, v in counts.items() if k.startswith("dropped"))
+        _atomic_write(run / "summary.json", json.dumps(summary, indent=2, default=str))
+        aside = _set_aside(run)
+        drops = ", ".join(f"{k} {v}" for k, v in counts.most_common() if k.startswith("dropped") and v)
+        down = ", ".join(summary.get("servers_failed", {}))
+        raise GenerateError(f"no task kept from {n_plans} plan(s) ({drops or 'no plan ran'}"
+                            f"{'; servers down: ' + down if down else ''}); no dataset written; its plans and "
+                            f"shards moved to {aside} so a re-run samples again; per server: "
+                            f"{run / 'summary.json'} -> per_server")
     tools = [ToolSpec.model_validate(t) for t in json.loads((run / "tools.json").read_text())]
     all_tools = {t.key for t in tools}
     used = {tuple(x) for t in tasks for x in t.tools}
@@ -378,6 +699,11 @@ def generate(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
                                                                       & all_tools) / max(len(all_tools), 1), 3),
                                   "realism": realism(tasks, calls, tools),
                                   "generation_seconds": summary["seconds"], "graph": summary["graph"]})
+    meta_path = run / "dataset" / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["stateful_why"] = {n: why for n, why in summary.get("stateful", {}).items()
+                            if n in set(meta.get("stateful_servers", []))}
+    _atomic_write(meta_path, json.dumps(meta, indent=2))
     summary.update(report)
     from firefly_eval.generation.funnel import tool_funnel
 

@@ -182,8 +182,9 @@ def discovered_values(tool: str, result: dict[str, Any]) -> dict[str, list[Any]]
         strings = [x for x in data[:30] if isinstance(x, str) and 0 < len(x) <= 120]
     elif isinstance(data, str) and "\n" in data:
         strings = [ln.strip(" -*\t") for ln in data.splitlines()[:30] if 0 < len(ln.strip(" -*\t")) <= 120]
-    if concept and strings:
-        bucket = out.setdefault(concept, [])
+    # names a listing gave: under their concept, else under the tool's noun ("note") and as listed names
+    for key in ([concept] if concept else [noun[:-1] if noun.endswith("s") else noun, "_listed"]) if strings else []:
+        bucket = out.setdefault(key, [])
         bucket[:0] = [x for x in strings if x not in bucket]
     return {k: list(dict.fromkeys(v))[:20] for k, v in out.items() if v}
 
@@ -260,7 +261,12 @@ class ValueBank:
             out.extend(known)
         world = self.uses_world(server)
         disc_all = self.discovered.get(server, {})
-        disc = list(disc_all.get(name) or disc_all.get(param_concept(name, schema) or "", []) or [])
+        pconcept = param_concept(name, schema)
+        disc = list(disc_all.get(name) or disc_all.get(pconcept or "", []) or [])
+        if not disc:  # a name parameter takes what a listing of the same noun (or any listing) gave
+            noun_hit = next((k for k in disc_all if k != "_listed" and len(k) > 2 and k in name.lower()), None)
+            if noun_hit or pconcept in (None, "id", "entity"):
+                disc = list(disc_all.get(noun_hit or "_listed", []))
         if "default" in schema and schema["default"] is not None:
             out.append(schema["default"])
         if disc and not (typ == "array" or typ == "object"):

@@ -119,9 +119,10 @@ class Fleet:
             return
         more = f" and {len(mutating) - 3} more" if len(mutating) > 3 else ""
         self.stateful_why[name] = f"stateful: state-changing tools {', '.join(mutating[:3])}{more} (inferred)"
+        restart = "restart_per_episode" not in spec.model_fields_set
         for s in {id(spec): spec, id(self.connections[name].spec): self.connections[name].spec}.values():
             s.stateful = True
-            if "restart_per_episode" not in spec.model_fields_set:
+            if restart:
                 s.restart_per_episode = True
         self.history.stateful.add(name)
 
@@ -167,16 +168,19 @@ class Fleet:
         rec = await self.call(server, tool, self.to_live(arguments))
         return relocate_record(rec, str(self.sandbox_root), self.canonical_root)
 
-    async def reset_episode(self, servers: set[str] | None = None) -> None:
+    async def reset_episode(self, servers: set[str] | None = None, *, only: bool = False) -> None:
         """Give the next episode fresh state on the servers it will use (all when None).
 
         Every server whose state the last episode changed is restored: servers that keep state
         in process memory (``restart_per_episode``) are restarted on a fresh copy of the seed
         world *in the background*, servers that re-read their files get them restored in place
         at once. Only the restarts of the servers the next episode uses are awaited, so
-        restarts overlap with exploration of plans on other servers.
+        restarts overlap with exploration of plans on other servers. With ``only``, servers outside
+        ``servers`` are left as they are (other plans may be using them: plans in flight on one fleet).
         """
         for name, conn in self.connections.items():
+            if only and servers is not None and name not in servers:
+                continue
             if name in self.failed or not conn.spec.stateful or not self.history.dirty(name):
                 continue
             self.history.reset(name)
@@ -206,8 +210,9 @@ class Fleet:
             (restore_sandbox if in_place else fresh_sandbox)(sandbox, self.world)
         else:  # nothing of the seed world; what the server left in its sandbox goes
             sandbox.mkdir(parents=True, exist_ok=True)
+            keep = {".home", ".tmp", *self.own[name].top_names(sandbox)} if name in self.own else {".home", ".tmp"}
             for child in sandbox.iterdir():
-                if in_place and child.name in (".home", ".tmp"):
+                if in_place and child.name in keep:  # a running server's cwd must stay the same folder
                     continue
                 shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
         if name in self.own:

@@ -99,6 +99,12 @@ def _size(path: Path, limit: int) -> int:
 
 
 def _copy(src: Path, dst: Path) -> None:
+    """Make ``dst`` a copy of ``src``; a folder keeps its identity (a running server's cwd stays valid)."""
+    if src.is_dir() and dst.is_dir() and not dst.is_symlink():
+        for child in dst.iterdir():
+            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
+        return
     if dst.is_dir() and not dst.is_symlink():
         shutil.rmtree(dst)
     elif dst.exists() or dst.is_symlink():
@@ -142,6 +148,10 @@ class OwnData:
             elif live.exists() or live.is_symlink():
                 live.unlink()
             live.parent.mkdir(parents=True, exist_ok=True)
+
+    def top_names(self, sandbox: Path) -> set[str]:
+        """Names of the sandbox's entries that hold the copies (left in place by an in-place reset)."""
+        return {live.relative_to(sandbox).parts[0] for _, _, live in self.pairs if live.is_relative_to(sandbox)}
 
     def files(self, limit: int = 200) -> list[str]:
         """Absolute live paths of the server's own files (the explorer's path candidates)."""
