@@ -396,7 +396,6 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
-    graph_stats["plans_note"] = _fewer_plans_note(cfg.n_plans, plans, graph_stats)
     return plans, graph_stats
 
 
@@ -444,7 +443,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     finally:
         await fleet.close()
         shutil.rmtree(root, ignore_errors=True)
-    return {**fleet_info, "plans_note": graph_stats.get("plans_note", ""),
+    return {**fleet_info, "plans_note": _fewer_plans_note(cfg.n_plans, plans, graph_stats),
             "timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
             "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor,
             "max_connections": cfg.max_connections,

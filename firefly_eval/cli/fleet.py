@@ -132,11 +132,13 @@ def servers_check(fleet: Path | None = FleetOpt,
                         samples[spec.name] = ("error: " if rec.is_error else "") + rec.text()[:60]
                     except Exception as exc:  # noqa: BLE001
                         samples[spec.name] = f"failed: {exc}"[:60]
-            return reports, samples, time.perf_counter() - t0
+            state = {n: (why, n in fl.world_servers, [str(o) for o, _, _ in fl.own[n].pairs] if n in fl.own else [])
+                     for n, why in fl.stateful_why.items()}
+            return reports, samples, time.perf_counter() - t0, state
         finally:
             await fl.close()
 
-    reports, samples, elapsed = asyncio.run(run())
+    reports, samples, elapsed, state = asyncio.run(run())
     table = Table("server", "status", "#tools", "start s", "sample call / error")
     for r in sorted(reports, key=lambda r: r.server):
         status = "[green]up[/green]" if r.ok else "[red]down[/red]"
@@ -146,8 +148,12 @@ def servers_check(fleet: Path | None = FleetOpt,
     up = [r for r in reports if r.ok]
     n_tools = sum(len(r.tools) for r in up)
     console.print(f"{len(up)}/{len(reports)} servers up, {n_tools} tools, {elapsed:.1f}s")
+    for name, (why, world, own) in sorted(state.items()):
+        data = "the seed world" if world else ("copies of " + ", ".join(own) if own else "its own state")
+        console.print(f"{name}: {why}; works on {data}", markup=False, soft_wrap=True)
     if json_out:
         json_out.write_text(json.dumps([{"server": r.server, "ok": r.ok, "tools": len(r.tools),
-                                         "seconds": round(r.seconds, 2), "error": r.error} for r in reports], indent=2))
+                                         "seconds": round(r.seconds, 2), "error": r.error,
+                                         "stateful_why": state.get(r.server, ("",))[0]} for r in reports], indent=2))
     if not up:
         raise typer.Exit(1)

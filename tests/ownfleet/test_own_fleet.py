@@ -149,7 +149,8 @@ def test_generate_on_an_own_fleet_grounds_calls_in_its_data_and_leaves_files_unc
     assert notes["world"] is False and notes["stateful"] is True
     assert notes["own_data"] == [str(home / "book"), str(home / "ledger.json")]
     assert notes["discovery_calls"] == 2 and notes["discovery_ok"] == 2  # list_notes, get_ledger
-    assert "notes: stateful: state-changing tools add_note, record_entry (inferred)" in res.output
+    assert summary["stateful"]["notes"] == "stateful: state-changing tools add_note, record_entry (inferred)"
+    assert summary["plans_note"].startswith("-n 12: sampled ")  # 6 tools give fewer plans: said why
     shards = sorted(run.glob("**/shards/*.json"))
     calls = [c for p in shards for c in json.loads(p.read_text())["calls"]]
     args = json.dumps([c["arguments"] for c in calls])
@@ -180,3 +181,11 @@ def test_zero_tasks_kept_moves_the_plans_aside(tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     top = summary["per_server"]["notes"]["top_errors"]
     assert summary["per_server"]["notes"]["ok"] == 0 and top and top[0][0].startswith("isError")
+
+
+def test_servers_check_says_which_servers_are_stateful_and_why(tmp_path):
+    home, fleet_file = _user_world(tmp_path)
+    res = runner.invoke(app, ["servers", "check", "--fleet", str(fleet_file)])
+    assert res.exit_code == 0, res.output
+    assert (f"notes: stateful: state-changing tools add_note, record_entry (inferred); works on copies of "
+            f"{home / 'book'}, {home / 'ledger.json'}") in " ".join(res.output.split())
