@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--atlas-data", type=Path)
     ap.add_argument("--tau2", action="store_true", help="tau2 gold replays (airline 2, retail 0 and 1)")
     a = ap.parse_args(argv)
+    for k, v in vars(a).items():  # the runs happen in a temp folder: make paths absolute
+        if isinstance(v, Path):
+            setattr(a, k, v.resolve())
     work = Path(tempfile.mkdtemp(prefix="upstream-check-"))
     lines: list[str] = []
     bad = False

@@ -139,3 +139,27 @@ def test_missing_postgres_mcp_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="postgres-mcp' is not installed"):
         mcpmark(tasks_dir=str(FIX), service="postgres")
     assert os.environ["FIREFLY_HOME"] == str(tmp_path)
+
+
+def test_every_run_starts_from_the_same_cluster_state():
+    """Upstream's prepare_environment.py of user_permission_audit creates roles; run twice with the adapter's
+    per-run database and reset in between, it must succeed both times and leave no role or database behind."""
+    import asyncio
+
+    from firefly_eval.tasks.mcpmark.postgres import pg_bin, shared_postgres
+    from firefly_eval.tasks.mcpmark.task import _run_script
+
+    if pg_bin("initdb") is None:
+        pytest.skip("PostgreSQL server binaries not installed (make system-deps)")
+    pytest.importorskip("psycopg2", reason="upstream's scripts need psycopg2 (extra `benchmarks`)")
+    pg = shared_postgres()
+    roles, dbs = set(pg.roles()), set(pg.databases())
+    prep = FIX / "tasks" / "postgres" / "standard" / "security" / "user_permission_audit" / "prepare_environment.py"
+    for _ in range(2):
+        db, templated = pg.task_database("security", "user_permission_audit")
+        assert db.startswith("mcpmark_security_user_permission_audit_") and not templated
+        code, out = asyncio.run(_run_script(prep, pg.env(db)))
+        assert code == 0, out
+        assert "analytics_user" in pg.roles()
+        pg.reset(db)
+    assert set(pg.roles()) == roles and set(pg.databases()) == dbs
