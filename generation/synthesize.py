@@ -185,6 +185,19 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
     return None
 
 
+def _derived_outputs(rec: CallRecord) -> list[OutputCard]:
+    """Answer facts of a tool without a card: the scalar fields of its result, named by their keys."""
+    outs = []
+    for f in extract_facts(rec)[:4]:
+        words = re.sub(r"[^a-z0-9]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", f.key).lower()).strip()
+        if not words or words in ("text", "value", "0"):
+            words = "result"
+        name = _FIELD.sub("_", words).strip("_")[:40] or "result"
+        outs.append(OutputCard(key=f.key, name=name if name[0].isalpha() else f"value_{name}"[:40],
+                               ask=f"the {words}", refer=f"that {words}"))
+    return outs
+
+
 def _default(tool: ToolSpec | None, param: str) -> Any:
     props = ((tool.input_schema or {}).get("properties") or {}) if tool else {}
     sch = props.get(param) if isinstance(props.get(param), dict) else {}
@@ -257,6 +270,8 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
         card = cards.get((rec.server, rec.tool)) or (derived_card(tool) if tool else None)
         if card is None or card.use == "never":
             raise SynthesisDrop("dropped_never_tool")
+        if card.source == "derived":  # no card: the result's own scalar fields are the facts
+            card = card.model_copy(update={"outputs": _derived_outputs(rec) or card.outputs})
         steps.append(_Step(s, rec, card, tool))
     # where each argument comes from: an earlier step's result (by meaning), or the user
     for i, st in enumerate(steps):

@@ -136,3 +136,12 @@ def test_shipped_cards_load_and_name_real_parameters():
     assert len(cards) > 400
     problems = [p for k, c in cards.items() if k in tools for p in check_card(c, tools[k])]
     assert problems == []
+
+
+def test_tools_without_cards_answer_from_their_result_fields():
+    """A user's own fleet without cards: derived cards take the JSON result's scalar fields as facts."""
+    task = synthesize_task(_exploration(), TOOLS, cards={})
+    assert task.provenance["cards"] == ["derived"]
+    assert task.answer.get("city") == "Porto" or "Porto" in task.answer.values()
+    calls = {c.id: c for c in _exploration().calls}
+    assert name_leaks(task, TOOLS) == [] and answer_problems(task, calls) == []
