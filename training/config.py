@@ -41,6 +41,9 @@ class FireflyGRPOConfig(GRPOConfig):
                 "environment), so a tiny model emits tool calls. 0: none."})
     sft_learning_rate: float = field(default=3e-3, metadata={"help": "Learning rate of the SFT warm-up."})
 
+    bf16_requested: bool | None = field(default=None, metadata={
+        "help": "Set by load_config: the file's bf16 (a dry run on a CPU plans bf16 without enabling it)."})
+
     def __post_init__(self) -> None:
         if self.simulator_tier not in ("exact", "fuzzy"):
             raise ValueError(f"simulator_tier must be 'exact' or 'fuzzy', got {self.simulator_tier!r}")
@@ -66,16 +69,28 @@ class FireflyGRPOConfig(GRPOConfig):
         super().__post_init__()
 
 
-def load_config(path: str | Path, **overrides: Any) -> FireflyGRPOConfig:
-    """Read a YAML file into FireflyGRPOConfig; unknown keys are an error naming the key."""
+def load_config(path: str | Path, dry_run: bool = False, **overrides: Any) -> FireflyGRPOConfig:
+    """Read a YAML file into FireflyGRPOConfig; unknown keys are an error naming the key.
+
+    With ``dry_run`` on a machine without CUDA, ``bf16`` is switched off (transformers refuses bf16 on
+    a CPU) and the requested value is kept in ``bf16_requested``, so a GPU config can be planned here.
+    """
     import dataclasses
 
     import yaml
 
     data = yaml.safe_load(Path(path).read_text()) or {}
     data.update({k: v for k, v in overrides.items() if v is not None})
+    requested = bool(data.get("bf16", False))
+    if dry_run:
+        import torch
+
+        if not torch.cuda.is_available():
+            data.update(bf16=False, use_cpu=True)
     known = {f.name for f in dataclasses.fields(FireflyGRPOConfig)}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ValueError(f"{path}: unknown config key(s) {unknown}")
-    return FireflyGRPOConfig(**data)
+    cfg = FireflyGRPOConfig(**data)
+    cfg.bf16_requested = requested
+    return cfg

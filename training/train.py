@@ -136,6 +136,9 @@ def build_recipe(cfg: FireflyGRPOConfig, allow_stand_in_tokenizer: bool = False)
     texts = [json.dumps(r["prompt"]) + json.dumps(interfaces[r["task_id"]].chat_tools()) for r in rows]
     model_path, note = cfg.model_name_or_path, cfg.model_name_or_path
     if cfg.tiny_model:
+        from transformers import set_seed
+
+        set_seed(cfg.seed)  # the random init, hence the warm-up, is reproducible
         model_path = str(build_tiny_model(Path(cfg.output_dir) / "tiny-base", texts, hidden=cfg.tiny_hidden_size,
                                           head_dim=cfg.tiny_head_dim, dtype=cfg.tiny_dtype))
         note = f"tiny local model {model_path}"
@@ -197,6 +200,8 @@ def plan(cfg: FireflyGRPOConfig) -> dict[str, Any]:
                                                          tokenize=True, return_dict=False, **kwargs))
                      for row in sample]
     n_tools = [len(i.by_name) for i in r.interfaces.values()]
+    context = cfg.vllm_max_model_length if cfg.use_vllm and cfg.vllm_max_model_length else \
+        getattr(r.tokenizer, "model_max_length", None) or 0
     rollouts_per_step = cfg.per_device_train_batch_size * cfg.gradient_accumulation_steps
     steps = cfg.max_steps if cfg.max_steps > 0 else \
         math.ceil(len(r.rows) * cfg.num_generations * cfg.num_train_epochs / rollouts_per_step)
@@ -218,7 +223,12 @@ def plan(cfg: FireflyGRPOConfig) -> dict[str, Any]:
                                        "max": max(n_tools)},
                     "prompt_tokens": {"sampled": len(prompt_tokens), "min": min(prompt_tokens),
                                       "mean": round(sum(prompt_tokens) / len(prompt_tokens)),
-                                      "max": max(prompt_tokens)}},
+                                      "max": max(prompt_tokens),
+                                      "over_context": sum(n + cfg.max_completion_length > context
+                                                          for n in prompt_tokens),
+                                      "context": context,
+                                      "counted_with": "the model's tokenizer" if r.tokenizer_note == r.model_path
+                                      or r.cfg.tiny_model else "the stand-in tokenizer"}},
         "tokenizer": r.tokenizer_note,
         "chat_template": {"tool_call_round_trip": "ok", "enable_thinking": cfg.enable_thinking,
                           "rollout_template": "TRL training template" if template else "the model's own"},
@@ -231,7 +241,8 @@ def plan(cfg: FireflyGRPOConfig) -> dict[str, Any]:
         "trl": {"steps": steps, "rollouts_per_step": rollouts_per_step, "num_generations": cfg.num_generations,
                 "prompts_per_step": rollouts_per_step // cfg.num_generations, "learning_rate": cfg.learning_rate,
                 "beta": cfg.beta, "max_completion_length": cfg.max_completion_length,
-                "max_tool_calling_iterations": cfg.max_tool_calling_iterations, "bf16_autocast": cfg.bf16,
+                "max_tool_calling_iterations": cfg.max_tool_calling_iterations,
+                "bf16_autocast": cfg.bf16 if cfg.bf16_requested is None else cfg.bf16_requested,
                 "master_weights": "float32", "use_vllm": cfg.use_vllm,
                 "vllm_mode": cfg.vllm_mode if cfg.use_vllm else None,
                 "vllm_max_model_length": cfg.vllm_max_model_length,
