@@ -9,6 +9,8 @@ is their similarity. Candidates that differ in an exact parameter are only offer
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,17 @@ def argument_similarity(query: dict[str, Any], recorded: dict[str, Any], policy:
 
 
 _ABSENT = object()
+_FLAT = (str, int, bool, type(None))
+
+
+def _canonical_arguments(arguments: dict[str, Any]) -> str:
+    """``canonical_json(arguments)``, with a fast path for flat arguments already in canonical form
+    (NFC strings, no floats): the same text without the recursive copy (the exact tier's hot path)."""
+    if isinstance(arguments, dict) and all(
+            type(k) is str and type(v) in _FLAT and unicodedata.is_normalized("NFC", k)
+            and (type(v) is not str or unicodedata.is_normalized("NFC", v)) for k, v in arguments.items()):
+        return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(arguments)
 
 
 @dataclass
@@ -171,7 +184,7 @@ class CallIndex:
 
     @staticmethod
     def exact_key(server: str, tool: str, arguments: dict[str, Any], history_key: str = "") -> tuple[str, str, str, str]:
-        return (server, tool, history_key, canonical_json(arguments))
+        return (server, tool, history_key, _canonical_arguments(arguments))
 
     def add(self, record: CallRecord) -> None:
         """Add a record; the first successful record for a key wins over errors.

@@ -182,3 +182,11 @@ def test_live_miss_policy_calls_the_real_server_and_grows_the_cache(tmp_path):
     assert first.tier == "live" and "42" in str(first.result)
     assert again.tier == "exact" and again.source_id == first.source_id
     assert len((tmp_path / "recorded.jsonl").read_text().splitlines()) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+                       | st.floats(allow_nan=False, allow_infinity=False) | st.lists(st.integers(), max_size=2),
+                       max_size=5))
+def test_exact_key_fast_path_equals_canonical_json(args):
+    assert CallIndex.exact_key("s", "t", args)[3] == canonical_json(args)
