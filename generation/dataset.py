@@ -87,7 +87,42 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
                   salt: str = "firefly", filter_counts: dict[str, int] | None = None,
                   extra: dict[str, Any] | None = None, tools: list[ToolSpec] | None = None,
                   stateful_servers: set[str] | None = None, keep_all_calls: bool = True) -> dict[str, Any]:
-    """Write ``out/`` as a Hub-layout dataset; returns the report written to the card."""
+    """Write ``out/`` as a Hub-layout dataset; returns the report written to the card.
+
+    After writing, every task is replayed through a simulator loaded from the written files (exact
+    tier, as the oracle does): a task whose replay differs from its gold answer (records of several
+    plans under one key, an undeclared stateful server) is dropped, counted as
+    ``dropped_dataset_replay``, and the dataset is written again without it."""
+    report = _build(tasks, calls, out, test_share, salt, filter_counts, extra, tools, stateful_servers,
+                    keep_all_calls)
+    failed = replay_failures(out, tasks)
+    if failed:
+        counts = dict(filter_counts or {})
+        counts["dropped_dataset_replay"] = counts.get("dropped_dataset_replay", 0) + len(failed)
+        if "kept" in counts:
+            counts["kept"] = max(0, counts["kept"] - len(failed))
+        kept = [t for t in tasks if t.id not in failed]
+        report = _build(kept, calls, out, test_share, salt, counts, extra, tools, stateful_servers, keep_all_calls)
+    return report
+
+
+def replay_failures(dataset: Path, tasks: list[Task]) -> dict[str, list[str]]:
+    """Task id -> replay problems, replaying each task through a simulator loaded from ``dataset``."""
+    from firefly_eval.simulator.mcp_server import load_simulator
+    from firefly_eval.simulator.replay import replay_answer
+
+    sim = load_simulator(dataset, tiers=frozenset({"exact"}))
+    out: dict[str, list[str]] = {}
+    for t in tasks:
+        _, problems = replay_answer(t, sim)
+        if problems:
+            out[t.id] = problems
+    return out
+
+
+def _build(tasks: list[Task], calls: list[CallRecord], out: Path, test_share: float, salt: str,
+           filter_counts: dict[str, int] | None, extra: dict[str, Any] | None, tools: list[ToolSpec] | None,
+           stateful_servers: set[str] | None, keep_all_calls: bool) -> dict[str, Any]:
     splits: dict[str, list[Task]] = {"train": [], "test": []}
     for t in tasks:
         splits[_split_of(t, test_share, salt)].append(t)
