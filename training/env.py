@@ -17,7 +17,8 @@ function, on the first accepted submission.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from firefly_eval.grading import grade
 from firefly_eval.simulator import Simulator

@@ -6,9 +6,9 @@ tokens, and TRL's own Qwen3 chat template (so TRL parses tool calls as for Qwen3
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Iterable
 
 __all__ = ["build_tiny_model", "build_tokenizer"]
 

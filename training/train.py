@@ -272,7 +272,7 @@ def train(cfg: FireflyGRPOConfig) -> Path:
     warmup_losses: list[float] = []
     if cfg.sft_warmup_steps:
         convs = [(gold_conversation(factories[row["task_id"]](), row, task), r.interfaces[task.id].chat_tools())
-                 for row, task in zip(r.rows, r.tasks)]
+                 for row, task in zip(r.rows, r.tasks, strict=True)]
         warmup_losses = sft_warmup(model, r.tokenizer, convs, cfg.sft_warmup_steps, cfg.sft_learning_rate,
                                    chat_template=r.rollout_template(), chat_template_kwargs=cfg.chat_template_kwargs)
     logged = logging_reward_funcs()
@@ -285,7 +285,7 @@ def train(cfg: FireflyGRPOConfig) -> Path:
     before = [p.detach().float().clone() for p in watched]
     master_dtype = str(params[0].dtype)
     result = trainer.train()
-    weight_change = sum(float((p.detach().float().to(b.device) - b).norm()) for p, b in zip(watched, before))
+    weight_change = sum(float((p.detach().float().to(b.device) - b).norm()) for p, b in zip(watched, before, strict=True))
     out = Path(cfg.output_dir) / "final"
     trainer.save_model(str(out))
     r.tokenizer.save_pretrained(out)
