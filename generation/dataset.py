@@ -86,7 +86,8 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
 def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_share: float = 0.2,
                   salt: str = "firefly", filter_counts: dict[str, int] | None = None,
                   extra: dict[str, Any] | None = None, tools: list[ToolSpec] | None = None,
-                  stateful_servers: set[str] | None = None, keep_all_calls: bool = True) -> dict[str, Any]:
+                  stateful_servers: set[str] | None = None, keep_all_calls: bool = True,
+                  verify_replay: bool = True) -> dict[str, Any]:
     """Write ``out/`` as a Hub-layout dataset; returns the report written to the card.
 
     After writing, every task is replayed through a simulator loaded from the written files (exact
@@ -95,7 +96,7 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
     ``dropped_dataset_replay``, and the dataset is written again without it."""
     report = _build(tasks, calls, out, test_share, salt, filter_counts, extra, tools, stateful_servers,
                     keep_all_calls)
-    failed = replay_failures(out, tasks)
+    failed = replay_failures(out, tasks) if verify_replay else {}
     if failed:
         counts = dict(filter_counts or {})
         counts["dropped_dataset_replay"] = counts.get("dropped_dataset_replay", 0) + len(failed)
@@ -199,7 +200,7 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
 
 
 def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = None,
-                 chain_first: bool = False) -> dict[str, Any]:
+                 chain_first: bool = False, verify_replay: bool = True) -> dict[str, Any]:
     """Copy one split of a built dataset (with only the calls it needs) to ``out`` (e.g. the shipped set).
 
     ``limit``: keep at most this many tasks, a deterministic sample (lowest task ids: ids are
@@ -223,6 +224,7 @@ def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = N
     shutil.rmtree(out, ignore_errors=True)
     return build_dataset(tasks, calls, out, test_share=1.0, tools=tools,
                          stateful_servers=set(meta["stateful_servers"]), keep_all_calls=False,
+                         verify_replay=verify_replay,
                          filter_counts=report.get("filters"), extra={"source_split": split,
                                                                      "source_counts": report["counts"],
                                                                      "realism": realism(tasks, calls, tools),

@@ -14,15 +14,16 @@ def _task(i: int, tool: str) -> Task:
 
 def test_two_local_folders_named_dataset_do_not_share_a_cache(tmp_path):
     a, b = tmp_path / "a" / "dataset", tmp_path / "b" / "dataset"
-    build_dataset([_task(i, f"t{i}") for i in range(3)], [], a, test_share=0.0)
-    build_dataset([_task(i, f"t{i}") for i in range(7)], [], b, test_share=0.0)
+    build_dataset([_task(i, f"t{i}") for i in range(3)], [], a, test_share=0.0, verify_replay=False)
+    build_dataset([_task(i, f"t{i}") for i in range(7)], [], b, test_share=0.0, verify_replay=False)
     assert len(load_dataset(str(a))["train"]) == 3
     assert len(load_dataset(str(b))["train"]) == 7
 
 
 def test_split_keeps_tool_combinations_apart_and_round_trips(tmp_path):
     tasks = [_task(i, f"t{i % 10}") for i in range(40)]
-    report = build_dataset(tasks, [CallRecord(server="srv", tool="t0", id="c0")], tmp_path / "d", test_share=0.3)
+    report = build_dataset(tasks, [CallRecord(server="srv", tool="t0", id="c0")], tmp_path / "d", test_share=0.3,
+                           verify_replay=False)
     assert report["decontamination"]["shared_tool_combinations"] == 0
     test, train = load_tasks(tmp_path / "d", "test"), load_tasks(tmp_path / "d", "train")
     assert len(test) + len(train) == 40 and test and train
@@ -41,12 +42,16 @@ def test_export_split_limit_is_a_deterministic_sample_with_its_calls(tmp_path):
     from firefly_eval.generation.dataset import export_split
 
     tasks = [_task(i, f"t{i % 10}") for i in range(40)]
-    build_dataset(tasks, [CallRecord(server="srv", tool="t0", id="c0")], tmp_path / "d", test_share=0.5)
+    build_dataset(tasks, [CallRecord(server="srv", tool="t0", id="c0")], tmp_path / "d", test_share=0.5,
+                  verify_replay=False)
     n_test = len(load_tasks(tmp_path / "d", "test"))
-    export_split(tmp_path / "d", "test", tmp_path / "a", limit=5)
-    export_split(tmp_path / "d", "test", tmp_path / "b", limit=5)
+    export_split(tmp_path / "d", "test", tmp_path / "a", limit=5, verify_replay=False)
+    export_split(tmp_path / "d", "test", tmp_path / "b", limit=5, verify_replay=False)
     a, b = load_tasks(tmp_path / "a", "test"), load_tasks(tmp_path / "b", "test")
     assert n_test > 5 and len(a) == 5 and [t.id for t in a] == [t.id for t in b]
-    report = export_split(tmp_path / "d", "test", tmp_path / "all")
+    report = export_split(tmp_path / "d", "test", tmp_path / "all", verify_replay=False)
     assert report["calls"] == 0  # the card counts the calls written: none of these tasks' calls exist
+    # with the replay check on, tasks whose reference calls do not replay are dropped and counted
+    checked = export_split(tmp_path / "d", "test", tmp_path / "checked")
+    assert checked["counts"]["test"] == 0 and checked["filters"]["dropped_dataset_replay"] == n_test
     assert len(load_tasks(tmp_path / "all", "test")) == n_test
