@@ -112,7 +112,7 @@ def tau2(work: Path, domains: dict[str, list[str]]) -> tuple[list[str], list[str
                                     "eval": {"sample_id": [s.id]}})
                 name = next(iter(log.samples[0].scores), "") if log.samples and log.samples[0].scores else ""
                 rows += _report(f"tau2-{domain} {'gold' if len(steps) > 1 else 'empty'}", log, name,
-                                lambda v: v == 1.0)
+                                lambda v: v in ("C", 1.0))  # inspect_evals tau2 scores C/I
     return good_rows, bad_rows
 
 
