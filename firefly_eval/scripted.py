@@ -8,8 +8,9 @@ concurrently. Every output carries ``usage`` (mockllm would otherwise try to fet
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, Model, ModelOutput, ModelUsage, get_model
 from inspect_ai.tool import ToolCall
@@ -66,7 +67,7 @@ def scripted_model(scripts: dict[str, list[Step]], default: Step | None = None) 
 
 
 def run_scripted(workdir: Path, task: str, task_args: dict[str, Any], spec: dict[str, Any],
-                 env: dict[str, str] | None = None, timeout: float = 1200) -> "EvalLog":
+                 env: dict[str, str] | None = None, timeout: float = 1200) -> EvalLog:
     """Run ``task`` with scripted models in a fresh interpreter whose cwd and TMPDIR are ``workdir``.
 
     ``spec`` holds ``scripts``/``default`` for the model under test, optional ``roles`` (same shape per

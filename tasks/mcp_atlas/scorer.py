@@ -124,7 +124,7 @@ def claim_coverage(judge: str | None = None) -> Scorer:
             out = await model.generate(CLAIM_PROMPT.format(claim=claim, response=answer))
             credits.append(CREDIT[_outcome(out.completion)])
         coverage = round(sum(credits) / len(credits), 3)
-        return Score(value=coverage, answer=answer, explanation=json.dumps(dict(zip(claims, credits)), indent=1),
+        return Score(value=coverage, answer=answer, explanation=json.dumps(dict(zip(claims, credits, strict=True)), indent=1),
                      metadata={"per_claim": credits, "judged": True})
 
     return score

@@ -16,8 +16,9 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, Coroutine, TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from inspect_ai import Epochs, Task, task

@@ -22,7 +22,7 @@ from pathlib import Path
 
 __all__ = ["LocalPostgres", "pg_bin", "shared_postgres"]
 
-_SHARED: "LocalPostgres | None" = None
+_SHARED: LocalPostgres | None = None
 
 
 def _free_port() -> int:

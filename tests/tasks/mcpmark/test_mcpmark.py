@@ -5,7 +5,6 @@ import os
 from pathlib import Path
 
 import pytest
-from inspect_ai import eval as inspect_eval
 
 from firefly_eval.mcp.config import firefly_home
 from firefly_eval.scripted import call, run_scripted, text
