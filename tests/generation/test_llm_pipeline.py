@@ -1,0 +1,168 @@
+"""Plans in flight and the LLM roles through ``firefly generate`` on the installed test fleet.
+
+* The offline explorer with ``max_connections=4`` writes the same shards (calls, tasks, drop reasons)
+  as the sequential run.
+* ``firefly generate --explorer/--synthesizer/--judge mockllm/model --max-connections 4`` on 20 plans,
+  the three roles bound to scripted mockllm models; the judge's API fails for two calls mid-run: those
+  plans write no shard and are counted; the re-run pays only for them (every verdict already paid for
+  is kept in its shard), and the summary's tokens equal the shards' sums.
+"""
+
+import json
+import re
+
+import pytest
+from inspect_ai.model import ModelOutput, ModelUsage, get_model
+from inspect_ai.model._model import init_model_roles
+from inspect_ai.tool import ToolCall
+from typer.testing import CliRunner
+
+from firefly_eval.agent_tools import exposed_name
+from firefly_eval.cli.main import app
+from firefly_eval.generation.pipeline import GenerateConfig, generate
+from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path
+from firefly_eval.sandbox import SANDBOX_ROOT
+
+pytestmark = [pytest.mark.slow, pytest.mark.fleet]
+N, SEED = 20, 3
+
+
+def _specs():
+    specs = load_fleet(small_fleet_path())
+    if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
+        pytest.skip("test fleet not installed")
+    return specs
+
+
+def _shards(run):
+    out = {}
+    for p in sorted((run / "shards").glob("*.json")):
+        s = json.loads(p.read_text())
+        calls = [(c["server"], c["tool"], json.dumps(c["arguments"], sort_keys=True), c["is_error"]) for c in s["calls"]]
+        task = s["task"] and (s["task"]["question"], json.dumps(s["task"]["answer"], sort_keys=True))
+        out[p.stem] = (calls, task, s["reason"])
+    return out
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    run = tmp_path_factory.mktemp("seq") / "run"
+    generate(run, _specs(), GenerateConfig(n_plans=N, seed=SEED))
+    return run
+
+
+def test_plans_in_flight_write_the_sequential_shards(sequential, tmp_path):
+    summary = generate(tmp_path / "par", _specs(), GenerateConfig(n_plans=N, seed=SEED, max_connections=4))
+    assert summary["max_connections"] == 4 and summary["plans_failed"] == 0
+    a, b = _shards(sequential), _shards(tmp_path / "par")
+    assert len(a) == _n_plans(sequential) >= 12 and any(t for _, t, _ in a.values())
+    assert a == b, {k: (a[k][2], b.get(k, ((), None, "missing"))[2]) for k in a if a[k] != b.get(k)}
+
+
+def _n_plans(run):
+    return len((run / "plans.jsonl").read_text().splitlines())
+
+
+def _usage(o, n_in, n_out):
+    o.usage = ModelUsage(input_tokens=n_in, output_tokens=n_out, total_tokens=n_in + n_out)
+    return o
+
+
+class Script:
+    """Explorer: calls each plan step with arguments that succeeded in the offline run (then stops with text);
+    synthesizer: every other reply malformed (the card synthesizer's task stands), else the first two facts; judge: fives, one malformed reply, and an API outage of
+    ``outage`` calls starting at judge call ``fail_at``."""
+
+    def __init__(self, offline_run, fail_at=None, outage=0):
+        self.args = {}
+        for p in (offline_run / "shards").glob("*.json"):
+            for c in json.loads(p.read_text())["calls"]:
+                if not c["is_error"]:
+                    self.args.setdefault(exposed_name(c["server"], c["tool"]), c["arguments"])
+        self.fail_at, self.outage = fail_at, outage
+        self.judge_calls = 0
+        self.turn = 0
+
+    def explorer(self, input, tools, tool_choice, config):
+        root = re.search(r"Their folders: \w+: (\S+?)/\w+[;.]", input[1].text).group(1)
+        called = {m.function for m in input if getattr(m, "role", "") == "tool"}
+        for t in tools:
+            if t.name not in called and t.name in self.args:
+                self.turn += 1
+                args = json.loads(json.dumps(self.args[t.name]).replace(str(SANDBOX_ROOT), root))
+                o = ModelOutput.for_tool_call("mockllm/model", t.name, args)
+                o.choices[0].message.tool_calls = [ToolCall(id=f"c{self.turn}", function=t.name, arguments=args)]
+                return _usage(o, 100, 10)
+        return _usage(ModelOutput.from_content("mockllm/model", "All steps are done."), 100, 5)
+
+    def synthesizer(self, input, tools, tool_choice, config):
+        self.synth_calls = getattr(self, "synth_calls", 0) + 1
+        if self.synth_calls % 2:  # malformed: the card synthesizer's task is kept instead (counted)
+            return _usage(ModelOutput.from_content("mockllm/model", "Sorry, I cannot help with that."), 300, 8)
+        facts = re.findall(r"F(\d+): ", input[-1].text)[:2]
+        reply = {"question": "For the records I asked about, what do they say?",
+                 "fields": [{"fact": f"F{f}", "name": f"value_{f}", "description": "what the record says"}
+                            for f in facts]}
+        return _usage(ModelOutput.from_content("mockllm/model", "Here you go: " + json.dumps(reply)), 300, 40)
+
+    def judge(self, input, tools, tool_choice, config):
+        self.judge_calls += 1
+        if self.fail_at is not None and self.fail_at <= self.judge_calls < self.fail_at + self.outage:
+            raise RuntimeError("simulated API outage (HTTP 503)")
+        if self.judge_calls == 1:
+            return _usage(ModelOutput.from_content("mockllm/model", "I would rate it highly."), 200, 6)
+        r = {"solvable": "5", "unambiguous": 5, "answer_supported": 5, "natural": 4, "non_trivial": 5, "reason": "ok"}
+        return _usage(ModelOutput.from_content("mockllm/model", json.dumps(r)), 200, 30)
+
+    def bind(self):
+        init_model_roles({role: get_model("mockllm/model", custom_outputs=getattr(self, name))
+                          for role, name in (("explorer", "explorer"), ("synthesizer", "synthesizer"),
+                                             ("grader", "judge"))})
+
+
+def _cli(run):
+    return CliRunner().invoke(app, ["generate", "--out", str(run), "-n", str(N), "--seed", str(SEED),
+                                    "--fleet", str(small_fleet_path()), "--explorer", "mockllm/model",
+                                    "--synthesizer", "mockllm/model", "--judge", "mockllm/model",
+                                    "--max-connections", "4", "--price", "mockllm/model=2,8"])
+
+
+def test_generate_with_llm_roles_survives_an_api_outage_and_resumes(sequential, tmp_path):
+    run = tmp_path / "llm"
+    first = Script(sequential, fail_at=2, outage=2)
+    first.bind()
+    try:
+        r = _cli(run)
+        assert r.exit_code == 0, r.output
+        s1 = json.loads((run / "summary.json").read_text())
+        assert first.judge_calls > 3, first.judge_calls  # the outage was mid-run: judging went on after it
+        assert s1["plans_failed"] == 2 and all("simulated API outage" in f for f in s1["plan_failures"])
+        shards1 = {p.name: p.read_text() for p in (run / "shards").glob("*.json")}
+        assert len(shards1) == _n_plans(run) - 2
+
+        second = Script(sequential)
+        second.bind()
+        r = _cli(run)
+        assert r.exit_code == 0, r.output
+    finally:
+        init_model_roles({})
+    s2 = json.loads((run / "summary.json").read_text())
+    shards2 = {p.name: json.loads(p.read_text()) for p in (run / "shards").glob("*.json")}
+    assert len(shards2) == _n_plans(run) and s2["plans_failed"] == 0
+    # the shards written in the first run are untouched; only the 2 failed plans ran again
+    assert all(json.dumps(shards2[k]) == json.dumps(json.loads(v)) for k, v in shards1.items())
+    assert second.judge_calls == sum("judge" in shards2[k]["llm"]["usage"] for k in set(shards2) - set(shards1))
+    assert second.judge_calls <= 2
+    # tokens: summary = sum of the shards, per stage; cost from --price
+    llm = s2["llm"]
+    for stage in ("explore", "synthesize", "judge"):
+        assert llm["usage"][stage]["calls"] == sum(s["llm"]["usage"].get(stage, {}).get("calls", 0)
+                                                   for s in shards2.values())
+    assert llm["usage"]["synthesize"]["input_tokens"] == 300 * llm["usage"]["synthesize"]["calls"]
+    # one malformed verdict per run (each script's first): counted and the task dropped
+    assert llm["judge_malformed"] == 2 == sum(s["reason"] == "dropped_judge_malformed" for s in shards2.values())
+    total = sum(u["input_tokens"] * 2 + u["output_tokens"] * 8 for u in llm["usage"].values()) / 1e6
+    assert llm["cost_complete"] and abs(sum(llm["cost_usd"].values()) - total) < 1e-9
+    kept = [s["task"] for s in shards2.values() if s["task"]]
+    assert kept and all(t["quality"]["judge"]["natural"] == 4 for t in kept)
+    assert llm["fallbacks"] >= llm["malformed"] >= 1
