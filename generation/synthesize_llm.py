@@ -82,7 +82,7 @@ async def synthesize_task_llm(exp: Exploration, tools: dict[tuple[str, str], Too
             m = re.fullmatch(r"F(\d+)", str(f.get("fact", "")).strip()) if isinstance(f, dict) else None
             if m and int(m.group(1)) < len(facts):
                 chosen.append((facts[int(m.group(1))], f))
-    if not data or len(chosen) < 2:
+    if not data or not chosen:
         stats.malformed += data is None
         stats.fallbacks += 1
         return base

@@ -83,8 +83,13 @@ def test_template_synthesizer_never_asks_for_what_the_question_states():
     from firefly_eval.generation.explore import Exploration, StepResult
 
     plan = Plan(id="q", nodes=[("s", "pick"), ("s", "read")], edges=[(0, 1)], pattern="sequence")
-    exp = Exploration(plan, [StepResult(0, a, [a]), StepResult(1, b, [b])], [a, b])
-    task = synthesize_task(exp, {}, seed=0)
+    exp = Exploration(plan, [StepResult(0, a, [a]), StepResult(1, b, [b], bound={"sheet": 0})], [a, b])
+    specs = {("s", "pick"): ToolSpec(server="s", name="pick", description="Pick a sheet.", input_schema={}),
+             ("s", "read"): ToolSpec(server="s", name="read", description="Read a sheet.",
+                                     input_schema={"type": "object", "properties": {"sheet": {"type": "string"}},
+                                                   "required": ["sheet"]})}
+    task = synthesize_task(exp, specs, seed=0)  # no cards: derived from descriptions and result fields
+    assert "Sales" not in task.question  # produced by the first call: referred to, never stated
     assert task is not None
     assert "Sales" not in task.answer.values()
     assert set(task.answer.values()) == {1234.5, 40}

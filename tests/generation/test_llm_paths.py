@@ -33,39 +33,47 @@ def _text(t):
 
 
 def test_llm_explorer_and_synthesizer_end_to_end():
-    specs = [s for s in load_fleet(small_fleet_path()) if s.name in ("calculator", "filesystem")]
+    specs = [s for s in load_fleet(small_fleet_path()) if s.name in ("calculator", "unitconv")]
     if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
         pytest.skip("test fleet not installed")
-    plan = Plan(id="p-llm", nodes=[("filesystem", "read_text_file"), ("calculator", "calculate")], edges=[(0, 1)],
+    plan = Plan(id="p-llm", nodes=[("calculator", "calculate"), ("unitconv", "convert_length")], edges=[(0, 1)],
                 pattern="sequence")
 
     async def go():
         fleet = Fleet(specs)
         try:
             await fleet.start()
-            root = str(fleet.sandbox_root / "filesystem")
             explorer = get_model("mockllm/model", custom_outputs=[
                 _call("calculator__delete_everything", {}, 0),  # outside the plan: refused, counted
-                _call(exposed_name("filesystem", "read_text_file"), {"path": f"{root}/notes/todo.txt"}, 1),
-                _call(exposed_name("calculator", "calculate"), {"expression": "102*3"}, 2),
+                _call(exposed_name("calculator", "calculate"), {"expression": "2*(3+4)"}, 1),
+                _call(exposed_name("unitconv", "convert_length"),
+                      {"value": 14, "from_unit": "kilometer", "to_unit": "mile"}, 2),
             ])
             stats = LLMStats()
-            exp = await explore_plan_llm(plan, fleet, explorer, {"filesystem": root}, stats=stats)
+            exp = await explore_plan_llm(plan, fleet, explorer, {}, stats=stats)
             assert stats.outside_plan_calls == 1
             assert [s.record is not None for s in exp.steps] == [True, True]
+            # the model picks facts by number; the question states the expression and the units, and
+            # refers to the computed distance by meaning (the chain is needed)
             synth = get_model("mockllm/model", custom_outputs=[_text(json.dumps({
-                "question": "How many lines does our todo list have, and what is 102 times 3?",
-                "fields": [{"fact": "F0", "name": "todo_lines", "description": "lines in the todo list"},
-                           {"fact": "F2", "name": "product", "description": "102 times 3"}]}))])
+                "question": "Work out 2*(3+4) and treat it as a distance in kilometer: how far is that in mile?",
+                "fields": [{"fact": "F2", "name": "distance_miles", "description": "that distance in miles"}]}))])
             task = await synthesize_task_llm(exp, fleet.tools, synth, stats=stats)
-            assert task.question.startswith("How many lines")
-            assert set(task.answer) == {"todo_lines", "product"} and task.answer["product"] == 306
+            assert task.question.startswith("Work out")
+            assert list(task.answer) == ["distance_miles"]
+            assert abs(float(task.answer["distance_miles"]) - 8.699) < 0.01
             kept = Verifier({s.name for s in specs if s.stateful}, tools=fleet.tools).check(task, exp.calls, set())
-            assert kept is not None, "LLM-written task must pass oracle replay and self-check"
-            # malformed synthesizer output falls back to the template synthesizer, counted
+            assert kept is not None, "LLM-written task must pass the checks and oracle replay"
+            # a reply that names a tool is written but dropped by the same verification
+            leaky = get_model("mockllm/model", custom_outputs=[_text(json.dumps({
+                "question": "Use convert_length with value = 14 and report it.",
+                "fields": [{"fact": "F1", "name": "distance_miles", "description": "miles"}]}))])
+            bad_task = await synthesize_task_llm(exp, fleet.tools, leaky, stats=stats)
+            assert Verifier(set(), tools=fleet.tools).check(bad_task, exp.calls, set()) is None
+            # malformed synthesizer output falls back to the card synthesizer, counted
             bad = get_model("mockllm/model", custom_outputs=[_text("I cannot do JSON today")])
             fallback = await synthesize_task_llm(exp, fleet.tools, bad, stats=stats)
-            assert stats.fallbacks == 1 and fallback is not None and fallback.provenance["synthesizer"] == "template"
+            assert stats.fallbacks == 1 and fallback is not None and fallback.provenance["synthesizer"] == "cards"
         finally:
             await fleet.close()
 
