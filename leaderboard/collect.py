@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from firefly_eval.schema import ResultRow
 
@@ -61,7 +62,21 @@ def _manifest(log: Any) -> dict[str, Any]:
             log.eval, "model_roles", None) else {},
         "packages": dict(log.eval.packages or {}),
         "token_usage": roles,
+        "partial": _partial(log),
     }
+
+
+def _partial(log: Any) -> str:
+    """Why a run does not cover its dataset ('limit 5', '10 of 200 samples'), or '' for a full run."""
+    limit = log.eval.config.limit
+    if limit is not None:
+        return f"limit {limit}" if isinstance(limit, int) else f"limit {tuple(limit)}"
+    total = getattr(log.eval.dataset, "samples", None)
+    done = log.results.completed_samples if log.results else 0
+    if total and done < total:
+        return f"{done} of {total} samples"
+    sample_ids = getattr(log.eval.config, "sample_id", None)
+    return "chosen sample ids" if sample_ids else ""
 
 
 def collect_logs(paths: Iterable[str | Path]) -> list[ResultRow]:

@@ -8,17 +8,28 @@ from collections import defaultdict
 
 from firefly_eval.schema import ResultRow
 
-__all__ = ["PAPER_TABLES", "build_tables", "manifest_warnings", "to_csv", "to_markdown"]
+__all__ = ["CAVEAT", "PAPER_TABLES", "SELF_CHECKS", "build_tables", "is_self_check", "manifest_warnings", "to_csv", "to_markdown"]
 
 PAPER_TABLES: dict[str, list[tuple[str, str]]] = {
     "Held-out (FireFly test set)": [("heldout", "pass@1"), ("heldout", "pass@8"), ("heldout", "pass@16")],
     "Tau2-Bench": [("tau2_airline", "pass^1"), ("tau2_retail", "pass^1"), ("tau2_telecom", "pass^1")],
     "MCPMark": [("mcpmark_filesystem", "pass@1"), ("mcpmark_postgres_easy", "pass@1"),
-                ("mcpmark_postgres", "pass@1")],
+                ("mcpmark_postgres", "pass@1"), ("mcpmark_standard", "pass@1")],
     "MCP-Atlas": [("mcp_atlas", "pass")],
 }
 # price per million tokens (input, output), USD: only where known
 PRICES: dict[str, tuple[float, float]] = {"openai/gpt-4.1": (2.0, 8.0), "openai/gpt-4.1-mini": (0.4, 1.6)}
+
+
+SELF_CHECK_PREFIX = "firefly/"  # firefly/oracle, firefly/baseline: harness self-checks, not models
+SELF_CHECKS = "Self-checks (harness, not models)"
+CAVEAT = ("Measured held-out rows are on this package's held-out set; the paper's published held-out rows are on "
+          "the paper's own 200-task set: compare within a source, not across.")
+
+
+def is_self_check(model: str) -> bool:
+    """``firefly/oracle`` and ``firefly/baseline`` check the harness; they are never ranked with models."""
+    return model.startswith(SELF_CHECK_PREFIX)
 
 
 def _latest(rows: list[ResultRow]) -> dict[tuple[str, str, str, str], ResultRow]:
@@ -30,25 +41,66 @@ def _latest(rows: list[ResultRow]) -> dict[tuple[str, str, str, str], ResultRow]
     return best
 
 
+def _cell(r: ResultRow | None) -> str:
+    if r is None:
+        return "–"
+    cell = f"{r.value:.3f}"
+    if r.stderr is not None:
+        cell += f" (se {r.stderr:.3f})"
+    return cell
+
+
+def _ci(best: dict, key: tuple[str, str, str]) -> str:
+    lo, hi = best.get((*key, "ci95_low")), best.get((*key, "ci95_high"))
+    return f"[{lo.value:.3f}, {hi.value:.3f}]" if lo and hi else "–"
+
+
+def _row(best: dict, source: str, model: str, cols: list[tuple[str, str]]) -> dict[str, str]:
+    found = [best[(source, model, b, m)] for b, m in cols if (source, model, b, m) in best]
+    if source == "published":
+        row = {"model": model, "source": "; ".join(sorted({r.log_path for r in found})) or "published"}
+    else:
+        row = {"model": model, "source": "measured"}
+    for bench, metric in cols:
+        row[f"{bench} {metric}"] = _cell(best.get((source, model, bench, metric)))
+        if metric in ("pass@1", "pass^1", "pass"):
+            row[f"{bench} {metric} ci95"] = _ci(best, (source, model, bench)) if source == "measured" else "–"
+    measured = [r for r in found if r.source == "measured"]
+    # ResultRow.n is Inspect's completed_samples: samples × epochs
+    row["samples × epochs"] = ", ".join(sorted({f"{r.n // max(r.epochs, 1)}×{r.epochs}" for r in measured})) or "–"
+    row["date"] = max((r.date[:10] for r in measured), default="–")
+    row["version"] = ", ".join(sorted({f"{r.task_version} / {r.manifest.get('packages', {}).get('firefly-eval', '?')}"
+                                       for r in measured})) or (found[0].task_version if found else "–")
+    row["run"] = ", ".join(sorted({f"partial ({p})" for r in measured if (p := r.manifest.get("partial"))})) or \
+        ("full" if measured else "–")
+    row["log"] = ", ".join(sorted({r.log_path for r in measured})) or "–"
+    return row
+
+
+def _self_check_row(best: dict, source: str, model: str, bench: str, metric: str) -> dict[str, str]:
+    row = _row(best, source, model, [(bench, metric)])
+    return {"model": model, "source": source, "benchmark": bench, "metric": metric,
+            "value": row[f"{bench} {metric}"], "ci95": row.get(f"{bench} {metric} ci95", "–"),
+            **{k: row[k] for k in ("samples × epochs", "date", "version", "run", "log")}}
+
+
 def build_tables(rows: list[ResultRow]) -> dict[str, list[dict[str, str]]]:
-    """One list of table rows (dicts) per paper table; measured and published rows labelled."""
+    """One list of table rows per paper table (models only), plus a self-check table for ``firefly/*``.
+
+    Cells are ``value (se stderr)``; each main metric has a ci95 column (Wilson, measured rows); a row
+    says its source (the publication for published rows), samples × epochs, date, task / package version,
+    whether the run was partial (``--limit``) and its log.
+    """
     best = _latest(rows)
     out: dict[str, list[dict[str, str]]] = {}
+    checks: list[dict[str, str]] = []
     for title, cols in PAPER_TABLES.items():
-        models = sorted({(k[0], k[1]) for k in best if (k[2], k[3]) in cols}, key=lambda x: (x[0] != "measured", x[1]))
-        table = []
-        for source, model in models:
-            row = {"model": model, "source": source}
-            for bench, metric in cols:
-                r = best.get((source, model, bench, metric))
-                cell = "–" if r is None else f"{r.value:.3f}"
-                if r is not None and r.stderr:
-                    cell += f" ± {r.stderr:.3f}"
-                if r is not None and r.source == "measured":
-                    cell += f" (n={r.n}, epochs={r.epochs})"
-                row[f"{bench} {metric}"] = cell
-            table.append(row)
-        out[title] = table
+        pairs = sorted({(k[0], k[1]) for k in best if (k[2], k[3]) in cols}, key=lambda x: (x[0] != "measured", x[1]))
+        out[title] = [_row(best, source, model, cols) for source, model in pairs if not is_self_check(model)]
+        checks.extend(_self_check_row(best, source, model, bench, metric)
+                      for source, model in pairs if is_self_check(model)
+                      for bench, metric in cols if (source, model, bench, metric) in best)
+    out[SELF_CHECKS] = checks
     return out
 
 
@@ -84,6 +136,8 @@ def to_markdown(tables: dict[str, list[dict[str, str]]]) -> str:
     parts = []
     for title, rows in tables.items():
         parts.append(f"### {title}\n")
+        if title.startswith("Held-out"):
+            parts.append(f"_{CAVEAT}_\n")
         if not rows:
             parts.append("_no rows yet_\n")
             continue
