@@ -47,7 +47,7 @@ def generate_cmd(
     synthesizer: str | None = typer.Option(None, help="Inspect model that writes the questions (default: "
                                                       "template synthesizer)."),
     judge: str | None = typer.Option(None, help="Inspect model rating each kept task on five quality criteria."),
-    executor: str = typer.Option("local", help="local (asyncio, one fleet) or ray (one fleet per worker)."),
+    executor: str = typer.Option("local", metavar="[local|ray]", help="local (asyncio, one fleet) or ray (one fleet per worker)."),
     workers: int = typer.Option(1, help="Ray workers."),
     ray_address: str | None = typer.Option(None, help="Ray cluster: auto or ray://host:10001 "
                                                       "(default: start a local instance)."),

@@ -23,7 +23,7 @@ def graph_build(fleet: Path | None = FleetOpt,
                                                             "(which ones: --judge-scope)."),
                 judge_budget: int = typer.Option(2000, help="Max pairs sent to the judge."),
                 judge_scope: str = typer.Option(
-                    "uncertain", help="uncertain: rate the candidates the relation rule did not admit (cues "
+                    "uncertain", metavar="[uncertain|all]", help="uncertain: rate the candidates the relation rule did not admit (cues "
                                       "only); all: also rate the kept edges and drop those rated low (more "
                                       "calls; precision of the rule: benchmarks/graph_quality.py)."),
                 judge_cache: Path = typer.Option(Path(".firefly/judge-cache/graph-build.jsonl"),
@@ -32,7 +32,7 @@ def graph_build(fleet: Path | None = FleetOpt,
                 max_connections: int = typer.Option(8, help="Judge calls in flight."),
                 embed: bool = typer.Option(False, "--embed", help="Add embedding neighbours (extra `embed`)."),
                 embed_backend: str = typer.Option(
-                    "static", help="static: model2vec distilled once from the packaged MiniLM (fast); "
+                    "static", metavar="[static|minilm]", help="static: model2vec distilled once from the packaged MiniLM (fast); "
                                    "minilm: the full transformer (slower).")) -> None:
     """Build the tool graph from a live fleet or a schema catalog (cheap scorers, optional LLM judge)."""
     import asyncio
@@ -85,7 +85,8 @@ def graph_build(fleet: Path | None = FleetOpt,
 
 @graph_app.command("sample")
 def graph_sample(graph: Path = typer.Option(Path("graph.json"), help="A graph from `firefly graph build`."),
-                 n: int = typer.Option(100, "-n", help="Plans to sample."), seed: int = typer.Option(0),
+                 n: int = typer.Option(100, "-n", help="Plans to sample."),
+                 seed: int = typer.Option(0, help="Sampling seed (same seed, same plans)."),
                  out: Path = typer.Option(Path("plans.jsonl"), help="Where to write the plans.")) -> None:
     """Sample sub-DAG plans (deterministic for a seed)."""
     from firefly_eval.generation.graph import load_graph
@@ -98,7 +99,8 @@ def graph_sample(graph: Path = typer.Option(Path("graph.json"), help="A graph fr
 
 
 @graph_app.command("stats")
-def graph_stats(graph: Path = typer.Option(Path("graph.json")), n: int = typer.Option(500, "-n"),
+def graph_stats(graph: Path = typer.Option(Path("graph.json"), help="A graph from `firefly graph build`."),
+                n: int = typer.Option(500, "-n", help="Plans sampled to measure coverage."),
                 png: Path = typer.Option(Path("graph-stats.png"), help="Plot of degrees and patterns.")) -> None:
     """Print graph and coverage statistics; write a PNG of degree and pattern distributions."""
     from firefly_eval.generation.graph import load_graph, plot_stats

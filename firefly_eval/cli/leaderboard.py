@@ -11,7 +11,7 @@ from firefly_eval.cli.common import console
 __all__ = ["lb_app"]
 
 lb_app = typer.Typer(help="Turn Inspect logs into the paper's tables and a static page.", no_args_is_help=True)
-results_opt = typer.Option(Path("results/results.parquet"), "--results", help="Result rows (Parquet).")
+results_opt = typer.Option(Path("runs/results.parquet"), "--results", help="Result rows (Parquet), merged across collects.")
 
 
 @lb_app.command("collect")
@@ -22,7 +22,7 @@ def lb_collect(logs: list[Path] = typer.Argument(..., help="Log folders or .eval
 
     rows = collect_logs(logs)
     added = save_results(rows, results)
-    console.print(f"{len(rows)} rows read, {added} new, saved to {results}")
+    console.print(f"{len(rows)} rows read, {added} new; wrote {results}")
 
 
 @lb_app.command("table")
@@ -49,14 +49,17 @@ def lb_table(results: Path = results_opt,
         console.print(f"cost per success {bench} {model}: ${usd:.4f}")
     if csv_out:
         csv_out.write_text(to_csv(tables))
+        console.print(f"wrote {csv_out}")
     if md_out:
         md_out.write_text(md)
+        console.print(f"wrote {md_out}")
 
 
 @lb_app.command("page")
-def lb_page(results: Path = results_opt, out: Path = typer.Option(Path("results/index.html"), "--out")) -> None:
+def lb_page(results: Path = results_opt, out: Path = typer.Option(Path("runs/leaderboard.html"), "--out",
+                                                              help="The HTML page to write.")) -> None:
     """A static HTML page (tables + plots) that opens from disk."""
     from firefly_eval.leaderboard.collect import load_results, published_rows
     from firefly_eval.leaderboard.page import render_page
 
-    console.print(f"page: {render_page(load_results(results) + published_rows(), out)}")
+    console.print(f"wrote {render_page(load_results(results) + published_rows(), out)}")

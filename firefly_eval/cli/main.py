@@ -24,7 +24,9 @@ from firefly_eval.cli.train import train_cmd
 __all__ = ["app"]
 
 app = typer.Typer(help="firefly: verified tool-call data from real MCP servers, replayed offline, "
-                       "evaluated with Inspect.", no_args_is_help=True, add_completion=False)
+                       "evaluated with Inspect.", no_args_is_help=True, add_completion=False,
+                  # plain click help: flags show as flags (not `--dry-run <bool>`), `-h` works on every command
+                  rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]})
 
 
 def _version(value: bool) -> None:

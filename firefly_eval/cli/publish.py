@@ -54,7 +54,7 @@ def _publish(stage: Callable[[], Path], repo: str, dry_run: bool, fleet: Path | 
 def publish_dataset(run: Path = typer.Argument(..., help="Run directory or dataset folder."),
                     repo: str = typer.Option(..., "--repo", help="ORG/NAME on the Hub."),
                     dry_run: bool = typer.Option(False, "--dry-run", help="Stage and list, push nothing."),
-                    stage: Path = typer.Option(Path("results/publish-dataset"),
+                    stage: Path = typer.Option(Path("runs/publish-dataset"),
                                                help="Staging folder (created by firefly; a foreign folder is refused)."),
                     fleet: Path | None = FleetOpt, allow_unverified: bool = AllowUnverifiedOpt) -> None:
     """Push a generated dataset (card, splits, calls table, tool specs)."""
@@ -65,9 +65,10 @@ def publish_dataset(run: Path = typer.Argument(..., help="Run directory or datas
 
 @pub_app.command("results")
 def publish_results(repo: str = typer.Option(..., "--repo", help="ORG/NAME on the Hub."),
-                    results: Path = typer.Option(Path("results/results.parquet"), "--results"),
+                    results: Path = typer.Option(Path("runs/results.parquet"), "--results",
+                                                 help="Result rows from `firefly leaderboard collect`."),
                     dry_run: bool = typer.Option(False, "--dry-run", help="Stage and list, push nothing."),
-                    stage: Path = typer.Option(Path("results/publish-results"),
+                    stage: Path = typer.Option(Path("runs/publish-results"),
                                                help="Staging folder (created by firefly; a foreign folder is refused)."),
                     fleet: Path | None = FleetOpt, allow_unverified: bool = AllowUnverifiedOpt) -> None:
     """Push the results table (Parquet, markdown, CSV, HTML page)."""

@@ -21,7 +21,7 @@ def simulate(ctx: typer.Context,
              exact_only: bool = typer.Option(False, "--exact-only", help="Strict replay (no fuzzy tier)."),
              threshold: float = typer.Option(90.0, help="Fuzzy tier threshold (0-100)."),
              adapter: str | None = typer.Option(None, help="Inspect model adapting fuzzy-tier results."),
-             miss_policy: str = typer.Option("error", help="error | simulate (needs --simulator-model) | live "
+             miss_policy: str = typer.Option("error", metavar="[error|simulate|live]", help="error | simulate (needs --simulator-model) | live "
                                                            "(calls the real server; needs --fleet)."),
              fleet: Path | None = typer.Option(None, "--fleet", help="Fleet for --miss-policy live."),
              record_to: Path | None = typer.Option(None, help="Append live-recorded calls to this JSONL."),
@@ -80,7 +80,7 @@ def drift(calls: Path = typer.Option(..., "--calls", help="Dataset folder or cal
 def fidelity(calls: Path | None = typer.Option(None, "--calls", help="Dataset folder or calls parquet/jsonl "
                                                                       "(--perturb: default the shipped held-out set)."),
              holdout: float = typer.Option(0.2, help="Share of records held out and replayed."),
-             seed: int = typer.Option(0),
+             seed: int = typer.Option(0, help="Seed of the held-out draw."),
              perturb: bool = typer.Option(False, "--perturb", help="Change one argument of each recorded call at a "
                                                                    "time; count tiers and wrong successes.")) -> None:
     """Hold out recorded calls, replay them, report per tier answered share and exact-equality share."""
