@@ -200,7 +200,8 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
 
 
 def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = None,
-                 chain_first: bool = False, verify_replay: bool = True) -> dict[str, Any]:
+                 chain_first: bool = False, verify_replay: bool = True,
+                 never: set[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Copy one split of a built dataset (with only the calls it needs) to ``out`` (e.g. the shipped set).
 
     ``limit``: keep at most this many tasks, a deterministic sample (lowest task ids: ids are
@@ -211,6 +212,8 @@ def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = N
     from firefly_eval.simulator.records import read_records
 
     tasks = load_tasks(dataset_dir, split)
+    if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
+        tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
     calls = read_records(dataset_dir / "calls")
     if limit is not None and len(tasks) > limit:
         by_id = {c.id: c for c in calls}

@@ -19,8 +19,10 @@ def ship_heldout(run: Path = typer.Option(..., "--run", help="A finished `firefl
                                                              "stated in the question) before the others."),
                  out: Path | None = typer.Option(None, help="Target (default: the package's data/heldout).")) -> None:
     """Replace the embedded held-out set with a split of a generation run (maintainers)."""
+    from firefly_eval.cards import load_cards
     from firefly_eval.generation.dataset import export_split
     from firefly_eval.tasks.heldout.dataset import shipped_path
 
-    report = export_split(run / "dataset", split, out or shipped_path(), limit=limit, chain_first=chain_first)
+    report = export_split(run / "dataset", split, out or shipped_path(), limit=limit, chain_first=chain_first,
+                          never={k for k, c in load_cards().items() if c.use == "never"})
     console.print(report["counts"], f"calls: {report['calls']}")
