@@ -131,9 +131,12 @@ def test_a_parameter_that_names_its_file_kind_gets_that_kind():
 def test_an_internal_error_on_one_plan_is_reported_not_fatal():
     from firefly_eval.generation.pipeline import PlanProcessor
 
-    proc = PlanProcessor.__new__(PlanProcessor)
+    from firefly_eval.generation.llm import LLMStats
 
-    async def boom(plan):
+    proc = PlanProcessor.__new__(PlanProcessor)
+    proc.uses_llm, proc.llm_stats = False, LLMStats()
+
+    async def boom(plan, *_):
         raise OverflowError("int too large to convert to float")
 
     proc._run = boom

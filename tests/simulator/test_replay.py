@@ -75,7 +75,8 @@ def dataset(tmp_path):
              ToolSpec(server="kb", name="search", input_schema={"type": "object", "properties": {
                  "query": {"type": "string"}}})]
     out = tmp_path / "dataset"
-    build_dataset(tasks, [calc, before, after, neighbour], out, test_share=1.0, tools=tools, stateful_servers=set())
+    build_dataset(tasks, [calc, before, after, neighbour], out, test_share=1.0, tools=tools, stateful_servers=set(),
+                  verify_replay=False)  # these tasks are meant not to replay
     return out, tasks
 
 

