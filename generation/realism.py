@@ -17,10 +17,10 @@ import re
 from collections import Counter
 from typing import Any
 
+from firefly_eval.facts import parse_result
 from firefly_eval.generation.synthesize import _leaves
 from firefly_eval.generation.verify import answer_problems, name_leaks
 from firefly_eval.grading import normalize_text
-from firefly_eval.facts import parse_result
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 
 __all__ = ["needs_chain", "realism"]
@@ -30,7 +30,7 @@ def needs_chain(task: Task, calls: dict[str, CallRecord]) -> bool:
     """Some reference argument is a value an earlier reference call returned, and the question does not state it."""
     padded = f" {normalize_text(task.question)} "
     earlier: list[CallRecord] = []
-    for ref_id, ref in zip(task.reference_calls, task.reference_arguments):
+    for ref_id, ref in zip(task.reference_calls, task.reference_arguments, strict=False):
         for value in ref["arguments"].values():
             if isinstance(value, (dict, list, bool)) or value is None:
                 continue

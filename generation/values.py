@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from collections import defaultdict
 from typing import Any
 
+from firefly_eval.facts import (
+    parse_result,  # re-exported: one reading of a result for the explorer and synthesis
+)
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.schema import result_text
 
@@ -112,22 +114,6 @@ def _files_of(kinds: list[str]) -> list[str]:
 def preferred_files(context: str) -> list[str]:
     """World files of the kinds a tool's own words ask for (an Excel tool gets the workbook)."""
     return _files_of(_kinds(context))
-
-
-def parse_result(result: dict[str, Any]) -> Any:
-    """Structured content if present, else the text parsed as JSON when it is JSON, else text."""
-    sc = result.get("structuredContent")
-    if sc is not None:
-        if isinstance(sc, dict) and set(sc) == {"result"}:
-            return sc["result"]
-        return sc
-    text = result_text(result).strip()
-    if text[:1] in "[{":
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass
-    return text
 
 
 def extract_values(result: dict[str, Any]) -> dict[str, list[Any]]:

@@ -9,7 +9,13 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard, derived_card, wording
 from firefly_eval.facts import error_reason
-from firefly_eval.generation.synthesize import WORKSPACE_ROOT, SynthesisDrop, fact_value, render_value, value_in_text
+from firefly_eval.generation.synthesize import (
+    WORKSPACE_ROOT,
+    SynthesisDrop,
+    fact_value,
+    render_value,
+    value_in_text,
+)
 from firefly_eval.grading import grade, normalize_text
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
@@ -81,7 +87,7 @@ def self_contained(task: Task, calls: dict[str, CallRecord], tools: dict[tuple[s
     problems: list[str] = []
     padded = f" {normalize_text(task.question)} "
     earlier: list[str] = []
-    for ref_id, ref in zip(task.reference_calls, task.reference_arguments):
+    for ref_id, ref in zip(task.reference_calls, task.reference_arguments, strict=False):
         spec = tools.get((ref["server"], ref["tool"]))
         card = (cards or {}).get((ref["server"], ref["tool"])) or (derived_card(spec) if spec else None)
         props = ((spec.input_schema or {}).get("properties") or {}) if spec else {}
@@ -175,7 +181,7 @@ class Verifier:
         sim = Simulator(CallIndex(calls), tools=self.tools, tiers=frozenset({"exact"}), stateful_servers=self.stateful)
         ep = sim.episode()
         replayed: dict[str, CallRecord] = {}
-        for ref_id, ref in zip(task.reference_calls, task.reference_arguments):
+        for ref_id, ref in zip(task.reference_calls, task.reference_arguments, strict=False):
             ans = ep.call(ref["server"], ref["tool"], ref["arguments"])
             if ans.tier != "exact":
                 return f"reference call {ref['tool']} did not replay exactly ({ans.tier})"
