@@ -9,7 +9,7 @@ TEST_FLEET := firefly_eval/fleets/test.json
 $(BIN)/firefly: pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[dev,providers]"
 	touch $(BIN)/firefly
 
 install: $(BIN)/firefly

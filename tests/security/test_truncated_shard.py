@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.fleet]  # two small generate runs (~
 
 
 def _generate(run: Path, fleet: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, FIREFLY_HOME=str(Path.cwd() / ".firefly"))
+    env = dict(os.environ, FIREFLY_HOME=os.environ.get("FIREFLY_HOME", str(Path.cwd() / ".firefly")))
     firefly = Path(sys.executable).with_name("firefly")
     return subprocess.run([str(firefly), "generate", "-o", str(run), "-n", "8", "-f", str(fleet)],
                           env=env, capture_output=True, text=True, timeout=400)
