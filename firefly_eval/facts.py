@@ -22,7 +22,7 @@ from typing import Any
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, result_text
 
-__all__ = ["Fact", "coerce", "error_reason", "extract_facts", "fact_value", "parse_result", "resolve_key"]
+__all__ = ["UUIDISH", "Fact", "coerce", "appears_in", "error_reason", "extract_facts", "fact_value", "parse_result", "resolve_key"]
 
 _VOLATILE_KEY = re.compile(r"(time|date|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
                            r"random|nonce|expires|version|pid|hash|sha|checksum|stamp|_at$)", re.IGNORECASE)
@@ -47,6 +47,14 @@ _ERROR_ANYWHERE = re.compile(
     re.IGNORECASE)
 _ERROR_CJK = re.compile(r"(未找到|找不到|错误|失败|无效|不支持|不存在|异常|无法|没有打开|没有找到|请先|未打开|错誤|エラー|見つかりません)")
 _ERROR_KEYS = ("error", "errors", "error_message", "errorMessage", "err", "exception", "failure")
+
+
+UUIDISH = _UUIDISH  # uuids, long hex digests, ISO timestamps: values that change between runs
+
+
+def appears_in(value: str, text: str) -> bool:
+    """``value`` occurs in ``text`` as a whole token (not inside a longer word, number or dotted name)."""
+    return re.search(rf"(?<![\w.]){re.escape(value)}(?![\w])", text) is not None
 
 
 def parse_result(result: dict[str, Any]) -> Any:

@@ -13,11 +13,10 @@ Measured per task from the task rows, the recorded calls and the tool specs (no 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Any
 
-from firefly_eval.facts import parse_result
+from firefly_eval.facts import appears_in, parse_result
 from firefly_eval.generation.synthesize import _leaves
 from firefly_eval.generation.verify import answer_problems, name_leaks
 from firefly_eval.grading import normalize_text
@@ -40,8 +39,7 @@ def needs_chain(task: Task, calls: dict[str, CallRecord]) -> bool:
             for rec in earlier:
                 leaves = {normalize_text(str(x)) for x in _leaves(parse_result(rec.result))}
                 raw = str(value).strip()
-                if sv in leaves or (len(raw) >= 4 and re.search(rf"(?<![\w.]){re.escape(raw)}(?![\w])",
-                                                                  result_text(rec.result))):
+                if sv in leaves or (len(raw) >= 4 and appears_in(raw, result_text(rec.result))):
                     return True
         if ref_id in calls:
             earlier.append(calls[ref_id])

@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firefly_eval.cards import OutputCard, ToolCard, derived_card, slots, wording
-from firefly_eval.facts import Fact, coerce, error_reason, extract_facts, fact_value, parse_result
+from firefly_eval.facts import (
+    UUIDISH,
+    Fact,
+    appears_in,
+    coerce,
+    error_reason,
+    extract_facts,
+    fact_value,
+    parse_result,
+)
 from firefly_eval.generation.explore import Exploration, StepResult
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
@@ -27,9 +36,6 @@ __all__ = ["Fact", "SynthesisDrop", "extract_facts", "fact_value", "render_value
            "value_in_text"]
 
 WORKSPACE_ROOT = "/tmp/firefly-world"  # the canonical sandbox root records are stored under
-_VOLATILE_KEY = re.compile(r"(time|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
-                           r"random|nonce|expires|version|pid|hash|checksum|stamp|_at$)", re.IGNORECASE)
-_UUIDISH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}|[0-9a-f]{32,}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", re.IGNORECASE)
 _FIELD = re.compile(r"[^a-z0-9]+")
 
 
@@ -118,7 +124,7 @@ def _good_answer(v: Any) -> bool:
     if isinstance(v, str):
         s = v.strip()
         return (1 <= len(s) <= 120 and "\n" not in s and s.isprintable() and "\ufffd" not in s
-                and not _UUIDISH.search(s) and error_reason({"content": [{"type": "text", "text": s}]}) is None)
+                and not UUIDISH.search(s) and error_reason({"content": [{"type": "text", "text": s}]}) is None)
     if isinstance(v, list):
         return 1 <= len(v) <= 12 and all(_good_answer(x) and not isinstance(x, list) for x in v) \
             and len({type(x) for x in v}) == 1
@@ -180,7 +186,7 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
         if any(normalize_text(str(x)) == sv for x in _leaves(parse_result(st.record.result))):
             return st, None
         raw = str(value).strip()
-        if _HANDLE.match(raw) and re.search(rf"(?<![\w.]){re.escape(raw)}(?![\w])", result_text(st.record.result)):
+        if _HANDLE.match(raw) and appears_in(raw, result_text(st.record.result)):
             return st, None
     return None
 

@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from firefly_eval.cards import ToolCard, derived_card, wording
-from firefly_eval.facts import error_reason
+from firefly_eval.facts import appears_in, error_reason
 from firefly_eval.generation.synthesize import (
     WORKSPACE_ROOT,
     SynthesisDrop,
@@ -96,7 +96,7 @@ def self_contained(task: Task, calls: dict[str, CallRecord], tools: dict[tuple[s
             if "default" in sch and sch["default"] == value:
                 continue
             sv = str(value).strip() if not isinstance(value, (dict, list)) else ""
-            if sv and any(re.search(rf"(?<![\w.]){re.escape(sv)}(?![\w])", t) for t in earlier):
+            if sv and any(appears_in(sv, t) for t in earlier):
                 continue  # produced by an earlier reference call
             worded = wording(card, param, value, f"{WORKSPACE_ROOT}/{ref['server']}")
             if not _stated(value, ref["server"], padded, task.question, worded):
