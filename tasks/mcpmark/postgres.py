@@ -46,11 +46,13 @@ class LocalPostgres:
         if initdb is None or pg_ctl is None:
             raise RuntimeError("PostgreSQL server binaries not found: install Debian `postgresql` (make system-deps)")
         self._pg_ctl = pg_ctl
-        self.root = Path(tempfile.mkdtemp(prefix="firefly-pg-"))
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        # as root the server runs as the postgres user, who must reach the data folder: a caller's TMPDIR
+        # (a root-only pytest tmp folder, a scripted run's workdir) may not be traversable, /tmp is
+        self.root = Path(tempfile.mkdtemp(prefix="firefly-pg-", dir="/tmp" if self._as else None))
         self.data = self.root / "data"
         self.port = _free_port()
         self.user = "postgres"
-        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self._as:
             shutil.chown(self.root, "postgres", "postgres")
         subprocess.run([*self._as, initdb, "-D", str(self.data), "-U", self.user, "--auth=trust", "-E", "UTF8"],

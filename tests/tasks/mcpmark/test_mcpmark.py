@@ -124,7 +124,7 @@ def test_postgres_security_ground_truth_passes_every_epoch_and_untouched_fails(t
         s.scores["verify_result"].explanation for s in log.samples]
     metrics = {m: v.value for sc in log.results.scores for m, v in sc.metrics.items()}
     assert metrics["accuracy"] == 1.0 and not any(v != v for v in metrics.values())  # no NaN
-    assert {r.name for r in log.results.scores} >= {"pass_at_2", "pass_k_2"}
+    assert {r.reducer for r in log.results.scores} >= {"pass_at_2", "pass_k_2"}  # one score per reducer
     from firefly_eval.tasks.mcpmark.postgres import shared_postgres
 
     assert not [d for d in shared_postgres().databases() if d.startswith("mcpmark_")]
