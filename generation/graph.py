@@ -187,7 +187,8 @@ def _verb_flags(tool: ToolSpec) -> tuple[bool, bool]:
 
 
 def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float,
-           dst_handles: set[str] | frozenset[str] = frozenset()) -> tuple[float, list[str], str]:
+           dst_handles: set[str] | frozenset[str] = frozenset(),
+           src_flags: tuple[bool, bool] | None = None) -> tuple[float, list[str], str]:
     """Cue score that ``src -> dst`` is a useful step (the relation rule decides; see module doc).
 
     Data flow dominates: an output concept of ``src`` matching an input of ``dst``. Lexical
@@ -195,7 +196,8 @@ def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], le
     so it only helps when ``src`` reads or computes something; tools that only change state
     (delete, format, toggle, ...) rarely produce what a next call needs. Across servers, a
     ``dst`` handle parameter (``dst_handles``: the Word file every word tool takes) is no flow
-    evidence: some path another server returns is not that document.
+    evidence: some path another server returns is not that document. ``src_flags``: ``_verb_flags(src)``
+    when the caller has it already (the graph build computes it once per tool).
     """
     evidence = []
     strong = {"path", "url", "id", "table", "entity", "sql", "repo", "date", "expression", "timezone"}
@@ -209,7 +211,7 @@ def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], le
                 flow_strong = 1.0
             else:
                 flow_weak = 1.0
-    reader, mutator = _verb_flags(src)
+    reader, mutator = src_flags if src_flags is not None else _verb_flags(src)
     same = 1.0 if src.server == dst.server else 0.0
     producer = reader or not mutator
     z = (-3.2 + 3.0 * max(flow_strong, 0.5 * flow_weak) + 2.6 * (lex / 100.0) + 0.9 * same
@@ -238,9 +240,12 @@ def build_graph(  # noqa: C901 - candidates, scoring and coverage in one pass (t
         for tok in ts:
             if df[tok] <= max_df:
                 inverted[tok].append(i)
+    servers = [t.server for t in tools]
     by_server: dict[str, list[int]] = defaultdict(list)
-    for i, t in enumerate(tools):
-        by_server[t.server].append(i)
+    for i, s in enumerate(servers):
+        by_server[s].append(i)
+    flags = [_verb_flags(t) for t in tools]  # per tool, not per pair
+    heads = [x[:160] for x in texts]
     outs = [tool_outputs(t, observed_fields.get(t.key, ())) for t in tools]
     ins = [_inputs(t) for t in tools]
     vocab = server_vocab(tools)
@@ -250,6 +255,16 @@ def build_graph(  # noqa: C901 - candidates, scoring and coverage in one pass (t
     for j, d in enumerate(ins):
         for c in set(d.values()):
             consumers[c].append(j)
+    # the consumers of a concept on servers other than one: the same list for every tool of that
+    # server, so it is built once per (concept, server) instead of rescanned per tool
+    foreign: dict[tuple[str, str], list[int]] = {}
+
+    def foreign_consumers(c: str, server: str) -> list[int]:
+        key = (c, server)
+        got = foreign.get(key)
+        if got is None:
+            got = foreign[key] = [j for j in consumers.get(c, ()) if servers[j] != server]
+        return got
 
     neighbours: dict[int, dict[int, float]] = {}
     if cfg.embed:
@@ -267,48 +282,49 @@ def build_graph(  # noqa: C901 - candidates, scoring and coverage in one pass (t
     uncertain: list[ToolEdge] = []
     best: dict[int, list[tuple[float, int, int, str, list[str], str]]] = defaultdict(list)
     for i in range(n):
+        me = servers[i]
         cand: Counter[int] = Counter()
         for tok in toks[i]:
             posting = inverted.get(tok)
             if posting:
                 w = 1.0 / math.log(1 + df[tok])
                 for j in posting:
-                    if j != i and tools[j].server != tools[i].server:
-                        cand[j] += w
+                    if j != i and servers[j] != me:
+                        cand[j] = cand.get(j, 0) + w  # get: no Counter.__missing__ call per posting
         pool = {j for j, _ in cand.most_common(cfg.cross_server_k)}
         # data-flow blocking: a few consumers of each strong concept this tool produces
         for c in sorted(outs[i] & {"path", "sql", "table", "id", "entity", "expression", "date", "text", "number"}):
-            cons = [j for j in consumers.get(c, ()) if tools[j].server != tools[i].server]
+            cons = foreign_consumers(c, me)
             if cons:
                 step = max(1, len(cons) // 4)
                 pool.update(cons[(i % step)::step][:4])
-        if cfg.same_server and len(by_server[tools[i].server]) <= 60:
-            pool.update(j for j in by_server[tools[i].server] if j != i)
+        if cfg.same_server and len(by_server[me]) <= 60:
+            pool.update(j for j in by_server[me] if j != i)
         elif cfg.same_server:
             # big servers (e.g. 171 sympy tools): same-server tools sharing a token only
             same = Counter()
             for tok in toks[i]:
                 for j in inverted.get(tok, ()):
-                    if j != i and tools[j].server == tools[i].server:
+                    if j != i and servers[j] == me:
                         same[j] += 1
             pool.update(j for j, _ in same.most_common(cfg.cross_server_k))
             if not same:
                 # nothing shared but common words: a few same-server tools taking what this one takes
                 mine = set(ins[i].values())
-                alike = [j for j in by_server[tools[i].server] if j != i and mine & set(ins[j].values())]
+                alike = [j for j in by_server[me] if j != i and mine & set(ins[j].values())]
                 step = max(1, len(alike) // 6)
                 pool.update(alike[(i % step)::step][:6])
         near = neighbours.get(i, {})
         pool.update(near)
         for j in pool:
             considered += 1
-            lex = fuzz.token_set_ratio(texts[i][:160], texts[j][:160])
+            lex = fuzz.token_set_ratio(heads[i], heads[j])
             if near:
                 lex = max(lex, 100.0 * near.get(j, 0.0))
-            cue, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, vocab[tools[j].server].handles)
+            cue, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, vocab[servers[j]].handles, flags[i])
             scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
                                                                and j in near else "lexical")
-            rel = relation(tools[i], tools[j], acts[i], acts[j], vocab[tools[j].server], outs[i])
+            rel = relation(tools[i], tools[j], acts[i], acts[j], vocab[servers[j]], outs[i])
             if rel is not None:
                 conf, scorer = rel.confidence, "relation"
                 clauses[rel.rule] += conf >= cfg.keep

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from firefly_eval.schema import ToolSpec
@@ -237,6 +238,21 @@ def _param_nouns(words: list[str]) -> set[str]:
     return {w for w in map(_singular, words) if w not in _REF | _VAGUE | _FILLER | _PREP and len(w) > 2}
 
 
+class _ParamName(NamedTuple):
+    content: bool  # its last word carries content or a setting (footnote_text): no reference
+    ref_number: bool  # ends in id/index/idx: an integer that may still name a thing
+    nouns: frozenset[str]  # what it refers to (_param_nouns)
+
+
+@lru_cache(maxsize=65536)
+def _param_name(p: str) -> _ParamName:
+    """What :func:`relation` reads from a parameter name, computed once per distinct name
+    (the graph build asks for it once per candidate pair)."""
+    words = _words(p)
+    return _ParamName(bool(words) and words[-1] in _CONTENT, bool(re.search(r"(id|index|idx)$", p, re.IGNORECASE)),
+                      frozenset(_param_nouns(words)) if words else frozenset())
+
+
 def _rel(rule: str, reason: str) -> Relation:
     return Relation(rule, _CONF[rule], reason)
 
@@ -272,13 +288,14 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
         for p, schema in props.items():
             typ = schema.get("type") if isinstance(schema, dict) else None
             # a count or a flag cannot take a named thing (max_commits is no commit)
-            if p in common or typ == "boolean" or isinstance(schema, dict) and "enum" in schema or typ in (
-                    "integer", "number") and not re.search(r"(id|index|idx)$", p, re.IGNORECASE):
+            if p in common or typ == "boolean" or isinstance(schema, dict) and "enum" in schema:
                 continue
-            words = _words(p)
-            if words and words[-1] in _CONTENT:
+            name = _param_name(p)
+            if typ in ("integer", "number") and not name.ref_number:
+                continue
+            if name.content:
                 continue  # footnote_text, presentation_type: what to write, not which one
-            hit = _param_nouns(words) & a.returns
+            hit = name.nouns & a.returns
             if hit and not (a.kind == b.kind == "create"):
                 return _rel("returns", f"{src.name} returns {min(hit)} -> {dst.name}.{p}")
     # a whole reader's result shows the parts a dst acts on (describe_sheet -> delete_pivot_table)
