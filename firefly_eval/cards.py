@@ -16,7 +16,13 @@ exists) and is what lets the offline synthesizer write a goal instead of a call 
   (``refer``);
 - ``use``: ``answer`` (its outputs may be answers), ``step`` (may be a step of a task, e.g.
   a change whose result is only an acknowledgement), ``never`` (server chatter, the host
-  environment, random or time-dependent output: never sampled).
+  environment, random or time-dependent output: never sampled);
+- ``trivial``: the tool computes what a user could work out without tools (a unit conversion,
+  textbook maths): its result is an answer only when an input came from a non-trivial step.
+  A card file's top-level ``"trivial": true`` sets it for every tool in the file.
+
+An output's ``ask`` and ``refer`` may hold ``{param}`` slots, filled with the wording of that
+call's argument ("the weight in {to_unit}", or ``{query}`` for a question a query answers).
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class ToolCard(BaseModel):
     values: dict[str, dict[str, str]] = Field(default_factory=dict)
     outputs: list[OutputCard] = Field(default_factory=list)
     use: CardUse = "answer"
+    trivial: bool = False
     source: CardSource = "curated"
     schema_hash: str | None = None
 
@@ -102,6 +109,11 @@ def check_card(card: ToolCard, tool: ToolSpec | None) -> list[str]:
     for s in slots(card.goal):
         if s not in props:
             problems.append(f"{card.server}/{card.tool}: goal slot {{{s}}} names no parameter")
+    for o in card.outputs:
+        for text in (o.ask, o.refer or ""):
+            for s in slots(text):
+                if s not in props:
+                    problems.append(f"{card.server}/{card.tool}: output {o.name} slot {{{s}}} names no parameter")
     for i, a in enumerate(card.args):
         bad = sorted(set(a) - props)
         if bad:
@@ -122,7 +134,8 @@ def _read_file(path: Path | Any, name: str) -> list[ToolCard]:
             raise CardError(f"{name}: tools.{tool}: expected an object")
         try:
             out.append(ToolCard.model_validate({"server": data["server"], "tool": tool,
-                                                "source": data.get("source", "curated"), **body}))
+                                                "source": data.get("source", "curated"),
+                                                "trivial": bool(data.get("trivial", False)), **body}))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])

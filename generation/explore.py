@@ -151,11 +151,17 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
     a number feeds the first numeric parameter (one value per predecessor). Returns the parameters so bound:
     the data flow that makes a question need the chain."""
     strong: set[str] = set()
+    own = cards.get((tool.server, tool.name))
     for p in preds:
         rec = steps[p].record
         card = cards.get((rec.server, rec.tool)) if rec is not None else None
         if rec is None or card is None or card.use != "answer":
             continue
+        # a number flows where it means the same thing: within one server's own workflow, or from a
+        # looked-up figure into a calculation ("convert the largest order total"); never from one
+        # conversion into an unrelated one ("6 foot in metres" is not a weight)
+        numbers_flow = (rec.server == tool.server and not (own and own.trivial)) or \
+            (bool(own and own.trivial) and not card.trivial)
         for o in card.outputs:
             v = fact_value(rec, o.key)
             out_concept = param_concept(o.name, {})
@@ -166,8 +172,8 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                     continue
                 concept = param_concept(pname, sch)
                 same_concept = concept is not None and concept == out_concept and concept != "number"
-                number_flow = isinstance(v, (int, float)) and (sch.get("type") in ("number", "integer")
-                                                               or concept == "number")
+                number_flow = numbers_flow and isinstance(v, (int, float)) and not isinstance(v, bool) and (
+                    sch.get("type") in ("number", "integer") or concept == "number")
                 if same_concept or number_flow:
                     bound_vals[pname] = [tv] + [x for x in bound_vals.get(pname, []) if x != tv]
                     step.bound[pname] = p

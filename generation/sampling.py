@@ -9,7 +9,7 @@ from typing import Any, Callable
 from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 from firefly_eval.generation.graph import ToolGraph
 
-__all__ = ["PATTERNS", "coverage", "sample_plans", "satisfiable"]
+__all__ = ["PATTERNS", "card_flows", "coverage", "sample_plans", "satisfiable"]
 
 PATTERNS = ("sequence", "fan-out", "fan-in", "mixed")
 Key = tuple[str, str]
@@ -35,6 +35,39 @@ def _default_can_produce(name: str, schema: dict[str, Any]) -> bool:
     )
 
 
+def card_flows(cards: dict[Key, Any], tools: list[ToolSpec]) -> set[tuple[Key, Key]]:
+    """Tool pairs (src, dst) where an answer fact of src's card can feed a parameter of dst: the
+    same concept (a commit hash into a revision, a path into a path), or a looked-up figure into a
+    calculation. Plans along these pairs give questions that need the chain."""
+    from firefly_eval.generation.graph import param_concept
+
+    produces: dict[Key, set[str]] = {}
+    for t in tools:
+        card = cards.get(t.key)
+        if card is None or card.use != "answer":
+            continue
+        produces[t.key] = {c for o in card.outputs if (c := param_concept(o.name, {})) and c != "number"}
+    takes: dict[Key, set[str]] = {}
+    numeric: set[Key] = set()
+    for t in tools:
+        props = (t.input_schema or {}).get("properties") or {}
+        for name, sch in props.items():
+            c = param_concept(name, sch if isinstance(sch, dict) else {})
+            if c == "number":
+                numeric.add(t.key)
+            elif c:
+                takes.setdefault(t.key, set()).add(c)
+    trivial = {k for k, c in cards.items() if getattr(c, "trivial", False)}
+    pairs: set[tuple[Key, Key]] = set()
+    for s, outs in produces.items():
+        for d in takes:
+            if d != s and outs & takes[d]:
+                pairs.add((s, d))
+        if s not in trivial:
+            pairs.update((s, d) for d in numeric & trivial if d[0] != s[0])
+    return pairs
+
+
 def sample_plans(
     graph: ToolGraph,
     n: int,
@@ -47,6 +80,8 @@ def sample_plans(
     min_confidence: float = 0.55,
     fill_uncovered: bool = True,
     bridges_per_tool: int = 4,
+    prefer: set[tuple[Key, Key]] | None = None,
+    prefer_share: float = 0.7,
 ) -> list[Plan]:
     """Sample ``n`` distinct plans deterministically for a seed.
 
@@ -56,6 +91,8 @@ def sample_plans(
     ``bridges_per_tool``: the relation rule admits pairs of one server only, so cross-server steps
     come from the uncertain band: each tool's best data-flow candidates on other servers (a path
     it returns, a number it computes) may follow it. Exploration then shows whether they work.
+    ``prefer``: (src, dst) pairs where a value can flow (:func:`card_flows`); with probability
+    ``prefer_share`` a step is drawn among them when the current node has any.
     """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
@@ -97,10 +134,18 @@ def sample_plans(
         cands = rng.sample(options, min(4, len(options)))
         return min(cands, key=lambda k: use[k])
 
-    def pick(options: list[Key], exclude: set[Key], want_cross: bool, servers: set[str]) -> Key | None:
+    flows = prefer or set()
+
+    def pick(options: list[Key], exclude: set[Key], want_cross: bool, servers: set[str],
+             frm: Key | None = None, to: Key | None = None) -> Key | None:
         opts = [o for o in options if o not in exclude]
         if not opts:
             return None
+        if flows and (frm or to):
+            flowing = [o for o in opts if ((frm, o) if frm else (o, to)) in flows
+                       and (o[0] in servers or len(servers) < max_servers)]
+            if flowing and rng.random() < prefer_share:
+                return least_used(flowing)
         cross = [o for o in opts if o[0] not in servers]
         same = [o for o in opts if o[0] in servers]
         if want_cross and cross and len(servers) < max_servers:
@@ -120,7 +165,7 @@ def sample_plans(
         servers = {start[0]}
         if pattern == "sequence":
             for _ in range(rng.randint(1, 5)):
-                nxt = pick(succ.get(nodes[-1], []), set(nodes), want_cross, servers)
+                nxt = pick(succ.get(nodes[-1], []), set(nodes), want_cross, servers, frm=nodes[-1])
                 if nxt is None:
                     break
                 edges.append((len(nodes) - 1, len(nodes)))
@@ -128,20 +173,20 @@ def sample_plans(
                 servers.add(nxt[0])
         elif pattern == "fan-out":
             for _ in range(rng.randint(2, 4)):
-                nxt = pick(succ.get(start, []), set(nodes), want_cross, servers)
+                nxt = pick(succ.get(start, []), set(nodes), want_cross, servers, frm=start)
                 if nxt is None:
                     break
                 edges.append((0, len(nodes)))
                 nodes.append(nxt)
                 servers.add(nxt[0])
         elif pattern == "fan-in":
-            sink = pick(succ.get(start, []), set(nodes), want_cross, servers)
+            sink = pick(succ.get(start, []), set(nodes), want_cross, servers, frm=start)
             if sink is None:
                 continue
             others = [p for p in pred.get(sink, []) if p != start]
             nodes = [start]
             for _ in range(rng.randint(1, 2)):
-                p = pick(others, set(nodes) | {sink}, want_cross, servers)
+                p = pick(others, set(nodes) | {sink}, want_cross, servers, to=sink)
                 if p is None:
                     break
                 nodes.append(p)
@@ -150,14 +195,14 @@ def sample_plans(
             servers.add(sink[0])
             edges = [(i, len(nodes) - 1) for i in range(len(nodes) - 1)]
         else:  # mixed: a sequence step, then a fan-out from the second node
-            mid = pick(succ.get(start, []), {start}, want_cross, servers)
+            mid = pick(succ.get(start, []), {start}, want_cross, servers, frm=start)
             if mid is None:
                 continue
             nodes.append(mid)
             servers.add(mid[0])
             edges.append((0, 1))
             for _ in range(rng.randint(2, 3)):
-                nxt = pick(succ.get(mid, []), set(nodes), want_cross, servers)
+                nxt = pick(succ.get(mid, []), set(nodes), want_cross, servers, frm=mid)
                 if nxt is None:
                     break
                 edges.append((1, len(nodes)))

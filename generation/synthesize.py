@@ -30,6 +30,7 @@ from firefly_eval.facts import (
 )
 from firefly_eval.generation.explore import Exploration, StepResult
 from firefly_eval.grading import normalize_text
+from firefly_eval.mutation import is_mutating
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 
 __all__ = ["Fact", "SynthesisDrop", "extract_facts", "fact_value", "render_value", "synthesize_task",
@@ -114,6 +115,11 @@ def render_value(value: Any, server: str, root: str = WORKSPACE_ROOT) -> tuple[s
     return str(value), None
 
 
+# an acknowledgement ("Insight added", "Created successfully") reports that a change happened: no information
+_ACK = re.compile(r"^\W*([\w'-]+\s+){0,4}(added|created|updated|deleted|saved|removed|inserted|stored|written|done"
+                  r"|ok|success|successfully|completed|applied)(\s+successfully)?\W*$|\bsuccessfully\b", re.I)
+
+
 def _good_answer(v: Any) -> bool:
     if v is None:
         return False
@@ -124,7 +130,7 @@ def _good_answer(v: Any) -> bool:
     if isinstance(v, str):
         s = v.strip()
         return (1 <= len(s) <= 120 and "\n" not in s and s.isprintable() and "\ufffd" not in s
-                and not UUIDISH.search(s) and error_reason({"content": [{"type": "text", "text": s}]}) is None)
+                and not UUIDISH.search(s) and not _ACK.search(s) and WORKSPACE_ROOT not in s and error_reason({"content": [{"type": "text", "text": s}]}) is None)
     if isinstance(v, list):
         return 1 <= len(v) <= 12 and all(_good_answer(x) and not isinstance(x, list) for x in v) \
             and len({type(x) for x in v}) == 1
@@ -191,11 +197,23 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
     return None
 
 
+_CHATTER_KEYS = {"message", "status", "success", "ok", "msg", "info", "detail", "details", "changes",
+                 "rowsaffected", "rows_affected", "affected_rows", "lastinsertrowid", "last_insert_rowid",
+                 "timestamp", "created_at", "updated_at", "time", "elapsed", "duration_ms"}
+
+
 def _derived_outputs(rec: CallRecord) -> list[OutputCard]:
     """Answer facts of a tool without a card: the scalar fields of its result, named by their keys."""
     outs = []
-    for f in extract_facts(rec)[:4]:
-        words = re.sub(r"[^a-z0-9]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", f.key).lower()).strip()
+    for f in extract_facts(rec):
+        if len(outs) == 4:
+            break
+        last = re.split(r"[.\[\]]+", f.key.strip("."))
+        tail = next((x for x in reversed(last) if x and not x.isdigit()), "")
+        if tail.lower() in _CHATTER_KEYS or (isinstance(f.value, str) and _ACK.search(f.value)):
+            continue  # "message: Insight added", "status: ok" report the call, not the data
+        key_words = " ".join(x for x in last if x and not x.isdigit()) or f.key
+        words = re.sub(r"[^a-z0-9]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key_words).lower()).strip()
         if not words or words in ("text", "value", "0"):
             words = "result"
         name = _FIELD.sub("_", words).strip("_")[:40] or "result"
@@ -218,20 +236,45 @@ _SHAPES = [
     ("Please {g}, and let me know {A}.", "request"),
     ("I need {A}: {g}.", "need"),
 ]
+# a reference that names no particular thing: fine with one earlier step, ambiguous with more
+_VAGUE = {"that result", "that value", "that converted value", "that output", "that number", "that amount",
+          "that text", "that calculation"}
+# tools that make something new: the name of what they make is the user's choice, not an earlier result
+_MAKES = re.compile(r"^(create|new|make|generate|init|save_as|export)", re.I)
+_DESTINATION = re.compile(r"(?i:(^|_)(dest|destination|target|new|output|out|to_path|save_as)(_|$))|^(to|new|dest)[A-Z]")
+_UNDO = [("add", "remove"), ("add", "delete"), ("insert", "delete"), ("create", "delete"), ("set", "clear"),
+         ("stage", "unstage"), ("lock", "unlock"), ("hide", "show"), ("open", "close"), ("rename", "rename")]
+
+
+def _reference_phrase(noun: str) -> str:
+    """"the sheet name" -> "that sheet": a reference names the thing, not its name or id."""
+    noun = re.sub(r"^(the|a|an|that|this)\s+", "", noun.strip())
+    noun = re.sub(r"\s+(name|id|identifier|value|number)$", "", noun) or noun
+    return "that " + noun
 
 
 def _insert_reference(goal: str, param: str, phrase: str) -> str:
-    """Put a reference ("that sheet name") where a goal expects a value: "the {x} sheet" reads
-    "that sheet", not "the that sheet name sheet"."""
+    """Put a reference ("that sheet") where a goal expects a value: "the {x} sheet" reads "that
+    sheet", "flight {x}" with "that flight" reads "that flight". Raises :class:`SynthesisDrop` when
+    the slot is glued to a word ("the {n}th root"), where no reference reads."""
     slot = "{" + param + "}"
-    m = re.search(rf"(\bthe\s+)?{re.escape(slot)}(\s+(\w+))?", goal)
-    if not m:
+    at = goal.find(slot)
+    if at < 0:
         return goal
-    words = set(phrase.lower().split())
-    after = m.group(2) or ""
-    if m.group(3) and m.group(3).lower() in words:
-        after = ""  # "the {sheet} sheet" + "that sheet name" -> "that sheet name"
-    return goal[:m.start()] + phrase + after + goal[m.end():]
+    end = at + len(slot)
+    if (end < len(goal) and goal[end].isalpha()) or (at > 0 and goal[at - 1].isalpha()):
+        raise SynthesisDrop("dropped_unwordable_reference")
+    words = {w.strip(",.").lower() for w in phrase.split()} - {"that", "the", "of", "a"}
+    before = re.search(r"(\b(?:the|a|an)\s+)?(\w+)\s+$", goal[:at])
+    after = re.match(r"\s+(\w+)", goal[end:])
+    start = at
+    if after and after.group(1).lower() in words:
+        end += after.end()  # "the {sheet} sheet" + "that sheet" -> "that sheet"
+    if before and before.group(2).lower() in words:
+        start = before.start()  # "flight {flight_number}" + "that flight" -> "that flight"
+    elif goal[:at].rstrip().lower().endswith(("the", "a", "an")) and goal[:at].endswith(" "):
+        start = goal[:at].rstrip().rfind(" ") + 1  # "the {x}" + "that x" -> "that x"
+    return goal[:start] + phrase + goal[end:]
 
 
 def _join_goals(goals: list[tuple[str, bool]]) -> str:
@@ -250,22 +293,13 @@ def _and(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], seed: int = 0,
-                    provenance: dict[str, Any] | None = None, max_fields: int = 3,
-                    cards: dict[tuple[str, str], ToolCard] | None = None,
-                    stateful_servers: set[str] | None = None, exclude: set[tuple[str, str]] | None = None,
-                    root: str = WORKSPACE_ROOT) -> Task:
-    """Write one task backward from an exploration.
-
-    Raises :class:`SynthesisDrop` with the reason when the exploration cannot give a user's task.
-    ``exclude``: (record id, fact key) pairs not to use as answers (volatile fields)."""
-    rng = random.Random(f"{seed}:{exp.plan.id}:synth")
-    cards = cards or {}
-    stateful = stateful_servers or set()
+def _card_steps(exp: Exploration, tools: dict[tuple[str, str], ToolSpec],
+                cards: dict[tuple[str, str], ToolCard]) -> list[_Step]:
+    """The successful steps in call order, each with its card (a derived one when none exists)."""
     position = {c.id: i for i, c in enumerate(exp.calls)}
     ok = sorted((s for s in exp.steps if s.record is not None
                  and error_reason(s.record.result, s.record.is_error) is None),
-                key=lambda s: position.get(s.record.id, 0) if s.record else 0)  # call order
+                key=lambda s: position.get(s.record.id, 0) if s.record else 0)
     if len(ok) < 2:
         raise SynthesisDrop("dropped_trivial")
     steps: list[_Step] = []
@@ -279,30 +313,75 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
         if card.source == "derived":  # no card: the result's own scalar fields are the facts
             card = card.model_copy(update={"outputs": _derived_outputs(rec) or card.outputs})
         steps.append(_Step(s, rec, card, tool))
-    # where each argument comes from: an earlier step's result (by meaning), or the user
+    return steps
+
+
+def _bind_arguments(steps: list[_Step]) -> None:
+    """Where each argument comes from: an earlier step's result (referred to by meaning), or the
+    user. A value the user already stated for an earlier step stays stated (a reference to it
+    would be ambiguous: "that item" when two items were named)."""
     for i, st in enumerate(steps):
+        stated = {normalize_text(str(coerce(v))) for e in steps[:i] for pn, v in e.record.arguments.items()
+                  if pn not in e.bound and not isinstance(v, (dict, list))}
         for param, value in st.record.arguments.items():
+            if isinstance(value, (dict, list)) or normalize_text(str(value)) in stated:
+                continue
             prod = _producer(value, steps[:i])
             if prod is None:
                 continue
             src, out = prod
             if param not in st.step.bound and out is None:
                 continue  # a value the user states (a file name, a date) that an earlier text also shows
-            phrase = out.refer if out and out.refer else None
-            if phrase is None:  # the card of the consumer says what the value is: "the sheet" -> "that sheet"
-                noun = st.card.inputs.get(param) or "result"
-                phrase = "that " + re.sub(r"^(the|a|an|that)\s+", "", noun)
+            if (_MAKES.match(st.record.tool) and src.record.tool != st.record.tool) or _DESTINATION.search(param):
+                continue  # the name of a new thing is the user's choice, not an earlier result
+            if out is not None and out.refer:
+                phrase = _fill(out.refer, src)
+            else:  # the card of the consumer says what the value is: "the sheet name" -> "that sheet"
+                phrase = _reference_phrase(st.card.inputs.get(param) or "result")
+            if phrase.lower() in _VAGUE and i > 1:
+                raise SynthesisDrop("dropped_ambiguous_reference")
             st.bound[param] = (src.step.node, phrase)
             src.feeds = True
-    # answer facts: the sink steps first, then one upstream step's, so the chain is needed
-    sinks = {d for _, d in exp.plan.edges} - {s for s, _ in exp.plan.edges}
+
+
+def _fill(text: str, st: _Step, root: str = WORKSPACE_ROOT) -> str:
+    """An output's ask/refer with its ``{param}`` slots worded from the step's own arguments."""
+    for param in slots(text):
+        value = st.record.arguments.get(param, _default(st.tool, param))
+        if value is _MISSING:
+            raise SynthesisDrop("dropped_card_slot_unfilled")
+        worded = wording(st.card, param, value, f"{root}/{st.record.server}")
+        text = text.replace("{" + param + "}", worded if worded is not None
+                            else render_value(value, st.record.server, root)[0])
+    return text
+
+
+def _known(steps: list[_Step]) -> set[int]:
+    """Nodes whose result a user could work out without tools: a trivial tool whose inputs are
+    all stated or come from such steps (a unit conversion of a stated amount)."""
+    known: set[int] = set()
+    for st in steps:
+        if st.card.trivial and all(n in known for n, _ in st.bound.values()):
+            known.add(st.step.node)
+    return known
+
+
+def _choose_answers(steps: list[_Step], sinks: set[int], max_fields: int,
+                    exclude: set[tuple[str, str]] | None) -> None:
+    """Answer facts: the sink steps first, then one upstream step's, so the chain is needed. Only
+    information: no echoes of arguments or bound values, nothing a user knows without tools."""
     order = sorted(steps, key=lambda st: (st.step.node not in sinks, -st.step.node))
     records = [st.record for st in steps]
     bound_values = {normalize_text(str(st.record.arguments[p])) for st in steps for p in st.bound}
+    known = _known(steps)
     n_fields = 0
     asked: set[str] = set()
+    trivial_only = False
     for st in order:
         if st.card.use != "answer":
+            continue
+        if st.step.node in known:
+            trivial_only = True
             continue
         for o in st.card.outputs:
             if n_fields >= max_fields or (exclude and (st.record.id, o.key) in exclude):
@@ -310,25 +389,40 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
             v = fact_value(st.record, o.key)
             if not _good_answer(v) or _echoes(v, records) or normalize_text(str(v)) in bound_values:
                 continue
-            if o.ask in asked:  # two fields asked the same way would be ambiguous
+            ask = _fill(o.ask, st)
+            if ask in asked:  # two fields asked the same way would be ambiguous
                 continue
-            asked.add(o.ask)
-            st.answers.append((o, v))
+            asked.add(ask)
+            st.answers.append((o.model_copy(update={"ask": ask}), v))
             n_fields += 1
             if st.step.node not in sinks:
                 break
     if n_fields == 0:
-        raise SynthesisDrop("dropped_no_answer")
+        raise SynthesisDrop("dropped_common_knowledge" if trivial_only else "dropped_no_answer")
     if all(isinstance(v, bool) for st in steps for _, v in st.answers):
         raise SynthesisDrop("dropped_guessable")  # yes/no answers only: a coin flip passes too often
-    # steps that neither answer nor feed a later step are not needed (unless their server keeps state);
-    # when some step uses an earlier result, stateless steps outside such a chain are left out too
+
+
+def _undoes(later: _Step, earlier: _Step) -> bool:
+    """``later`` takes back what ``earlier`` did on the same thing (add then remove a note)."""
+    if later.record.server != earlier.record.server:
+        return False
+    a, b = earlier.record.tool.lower(), later.record.tool.lower()
+    same_target = any(earlier.record.arguments.get(k) == v for k, v in later.record.arguments.items()
+                      if not isinstance(v, (bool, int, float)))
+    return same_target and any(x in a and y in b for x, y in _UNDO)
+
+
+def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
+    """Steps that answer or feed a later step; a change on a stateful server that does neither is
+    kept only for a later call on its server (their replay depends on it), at most one such side
+    step per task, and never a change a later step takes back."""
     chained = {st.step.node for st in steps if st.bound} | {n for st in steps for n, _ in st.bound.values()}
-    used = [st for st in steps if st.answers or st.feeds or st.record.server in stateful]
+    changes = {st.step.node for st in steps if st.record.server in stateful and is_mutating(
+        st.record.tool, st.record.arguments, st.tool.annotations if st.tool else None)}
+    used = [st for st in steps if st.answers or st.feeds or st.step.node in changes]
     if chained:
-        used = [st for st in used if st.step.node in chained or st.record.server in stateful]
-    # a change that neither answers nor feeds matters only to later calls on its server (their replay
-    # depends on it); walking back, drop it when none is left
+        used = [st for st in used if st.step.node in chained or st.step.node in changes]
     kept_rev: list[_Step] = []
     for st in reversed(used):
         if st.answers or st.feeds or any(k.record.server == st.record.server for k in kept_rev):
@@ -338,44 +432,86 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
         raise SynthesisDrop("dropped_no_answer")
     if len(used) < 2:
         raise SynthesisDrop("dropped_trivial")
-    # the question: each step's goal with its slots filled
+    side = [st for st in used if not st.answers and not st.feeds]
+    if len(side) > 1:
+        raise SynthesisDrop("dropped_side_steps")  # a call script of changes, not a user's goal
+    if any(_undoes(b, a) for i, a in enumerate(used) for b in used[i + 1:]):
+        raise SynthesisDrop("dropped_undone_change")
+    return used
+
+
+def _goal(st: _Step, root: str, folders: list[str], places: list[str]) -> str:
+    """The step's card goal with its slots filled: a reference, the card's wording of a literal
+    (a path worded by name also says where it is), the value as written, or the default."""
+    goal = st.card.goal
+    sandbox = f"{root}/{st.record.server}"
+    for param in slots(goal):
+        if param in st.bound:
+            goal = _insert_reference(goal, param, st.bound[param][1])
+            continue
+        if param in st.record.arguments:
+            value = st.record.arguments[param]
+            worded = wording(st.card, param, value, sandbox)
+            if worded is not None:
+                text = worded
+                if isinstance(value, str) and value.startswith(sandbox) and value not in worded:
+                    if worded.lower().startswith("my "):
+                        if sandbox not in folders:
+                            folders.append(sandbox)
+                    else:
+                        place = f"{worded[:1].upper()}{worded[1:]} is at {value}."
+                        if place not in places:
+                            places.append(place)  # "the lumen-shop repository" must be findable
+            else:
+                text, folder = render_value(value, st.record.server, root)
+                if folder and folder not in folders:
+                    folders.append(folder)
+                at = goal.find("{" + param + "}")
+                quoted = at > 0 and goal[at - 1:at] in "\"'“"
+                if isinstance(value, str) and not folder and not quoted and len(text.split()) > 3:
+                    text = f'"{text}"'  # a sentence given as a value reads as a quotation
+        else:
+            d = _default(st.tool, param)
+            if d is _MISSING:
+                raise SynthesisDrop("dropped_card_slot_unfilled")
+            text, _ = render_value(d, st.record.server, root)
+        goal = goal.replace("{" + param + "}", text)
+    return goal
+
+
+def _question(used: list[_Step], rng: random.Random, root: str) -> str:
     goals: list[tuple[str, bool]] = []
     folders: list[str] = []
+    places: list[str] = []
     for st in used:
-        goal = st.card.goal
-        for param in slots(goal):
-            if param in st.bound:
-                text = st.bound[param][1]
-            elif param in st.record.arguments:
-                value = st.record.arguments[param]
-                worded = wording(st.card, param, value, f"{root}/{st.record.server}")
-                if worded is not None:
-                    text = worded
-                else:
-                    text, folder = render_value(value, st.record.server, root)
-                    if folder and folder not in folders:
-                        folders.append(folder)
-                    at = goal.find("{" + param + "}")
-                    quoted = goal[at - 1:at] in "\"'“" and at > 0
-                    if isinstance(value, str) and not folder and not quoted and len(text.split()) > 3:
-                        text = f'"{text}"'  # a sentence given as a value reads as a quotation
-            else:
-                d = _default(st.tool, param)
-                if d is _MISSING:
-                    raise SynthesisDrop("dropped_card_slot_unfilled")
-                text, _ = render_value(d, st.record.server, root)
-            if param in st.bound:
-                goal = _insert_reference(goal, param, text)
-            else:
-                goal = goal.replace("{" + param + "}", text)
-        goals.append((goal, bool(st.bound)))
+        goals.append((_goal(st, root, folders, places), bool(st.bound)))
     asks = [o.ask for st in reversed(used) for o, _ in st.answers]
     shape, _name = rng.choice(_SHAPES)
     g = _join_goals(goals)
     question = shape.format(G=g[:1].upper() + g[1:], g=g, A=_and(asks))
+    if places:
+        question += " " + " ".join(places)
     if folders:
         question += " My files are in " + _and(folders) + "."
-    question = question[:1].upper() + question[1:]
+    return question[:1].upper() + question[1:]
+
+
+def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], seed: int = 0,
+                    provenance: dict[str, Any] | None = None, max_fields: int = 3,
+                    cards: dict[tuple[str, str], ToolCard] | None = None,
+                    stateful_servers: set[str] | None = None, exclude: set[tuple[str, str]] | None = None,
+                    root: str = WORKSPACE_ROOT) -> Task:
+    """Write one task backward from an exploration.
+
+    Raises :class:`SynthesisDrop` with the reason when the exploration cannot give a user's task.
+    ``exclude``: (record id, fact key) pairs not to use as answers (volatile fields)."""
+    rng = random.Random(f"{seed}:{exp.plan.id}:synth")
+    steps = _card_steps(exp, tools, cards or {})
+    _bind_arguments(steps)
+    sinks = {d for _, d in exp.plan.edges} - {s for s, _ in exp.plan.edges}
+    _choose_answers(steps, sinks, max_fields, exclude)
+    used = _needed_steps(steps, stateful_servers or set())
+    question = _question(used, rng, root)
     # the answer schema, in the user's terms
     used_names: set[str] = {t[1] for t in tools} | {s for s, _ in tools}
     props: dict[str, Any] = {}

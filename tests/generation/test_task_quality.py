@@ -1,0 +1,133 @@
+"""Quality rules of the card synthesizer that the blind review asked for: references read as English,
+common-knowledge results are not answers, call scripts of changes are not tasks."""
+
+import json
+
+import pytest
+
+from firefly_eval.cards import OutputCard, ToolCard, check_card
+from firefly_eval.generation.explore import Exploration, StepResult
+from firefly_eval.generation.sampling import card_flows
+from firefly_eval.generation.synthesize import (
+    SynthesisDrop,
+    _good_answer,
+    _insert_reference,
+    _reference_phrase,
+    synthesize_task,
+)
+from firefly_eval.schema import CallRecord, Plan, ToolSpec
+
+
+def _text(t: str) -> dict:
+    return {"content": [{"type": "text", "text": t}]}
+
+
+def _tool(server: str, name: str, *params: str, numeric: tuple[str, ...] = ()) -> ToolSpec:
+    props = {p: {"type": "string"} for p in params} | {p: {"type": "number"} for p in numeric}
+    return ToolSpec(server=server, name=name, input_schema={"type": "object", "properties": props,
+                                                            "required": list(props)})
+
+
+@pytest.mark.parametrize("goal,param,phrase,expected", [
+    ("delete the {sheet} sheet from {file}", "sheet", "that sheet", "delete that sheet from {file}"),
+    ("check the status of flight {flight}", "flight", "that flight", "check the status of that flight"),
+    ("change reservation {rid} to economy", "rid", "that reservation", "change that reservation to economy"),
+    ("look up the city of {cid}", "cid", "that customer", "look up the city of that customer"),
+    ("read the {x} and say", "x", "that report", "read that report and say"),
+])
+def test_references_read_as_english(goal, param, phrase, expected):
+    assert _insert_reference(goal, param, phrase) == expected
+
+
+def test_a_slot_glued_to_a_word_takes_no_reference():
+    with pytest.raises(SynthesisDrop) as e:
+        _insert_reference("find the {n}th root of 243", "n", "that square root")
+    assert e.value.reason == "dropped_unwordable_reference"
+
+
+@pytest.mark.parametrize("noun,phrase", [("the sheet name", "that sheet"), ("the item id", "that item"),
+                                         ("that file", "that file"), ("a customer", "that customer")])
+def test_reference_phrases_name_the_thing(noun, phrase):
+    assert _reference_phrase(noun) == phrase
+
+
+@pytest.mark.parametrize("value,ok", [("Insight added", False), ("Created successfully", False),
+                                      ("Trail Tent 2P", True), ("/tmp/firefly-world/sqlite/company.db", False),
+                                      (42, True)])
+def test_acknowledgements_and_sandbox_paths_are_not_answers(value, ok):
+    assert _good_answer(value) is ok
+
+
+def _two_step(cards: dict, tools: dict, r0: CallRecord, r1: CallRecord, bound: dict | None = None) -> Exploration:
+    plan = Plan(id="p", nodes=[(r0.server, r0.tool), (r1.server, r1.tool)], edges=[(0, 1)], pattern="sequence")
+    return Exploration(plan, [StepResult(0, r0, [r0]), StepResult(1, r1, [r1], bound=bound or {})], [r0, r1])
+
+
+CONV = {("units", "feet_to_m"): _tool("units", "feet_to_m", numeric=("value",)),
+        ("units", "kg_to_lb"): _tool("units", "kg_to_lb", numeric=("value",)),
+        ("shop", "largest_total"): _tool("shop", "largest_total")}
+CONV_CARDS = {
+    ("units", "feet_to_m"): ToolCard(server="units", tool="feet_to_m", goal="convert {value} feet to metres",
+                                     trivial=True, outputs=[OutputCard(key="text", name="metres", ask="the length in metres",
+                                                                       refer="that length")]),
+    ("units", "kg_to_lb"): ToolCard(server="units", tool="kg_to_lb", goal="convert {value} kg to pounds", trivial=True,
+                                    inputs={"value": "the weight"},
+                                    outputs=[OutputCard(key="text", name="pounds", ask="the weight in pounds")]),
+    ("shop", "largest_total"): ToolCard(server="shop", tool="largest_total", goal="find the largest order weight in kg",
+                                        outputs=[OutputCard(key="text", name="kg", ask="the largest order weight",
+                                                            refer="the largest order weight")]),
+}
+
+
+def test_unit_conversions_of_stated_amounts_are_common_knowledge():
+    r0 = CallRecord(id="a", server="units", tool="feet_to_m", arguments={"value": 6}, result=_text("1.8288"))
+    r1 = CallRecord(id="b", server="units", tool="kg_to_lb", arguments={"value": 3}, result=_text("6.61387"))
+    with pytest.raises(SynthesisDrop) as e:
+        synthesize_task(_two_step(CONV_CARDS, CONV, r0, r1), CONV, cards=CONV_CARDS)
+    assert e.value.reason == "dropped_common_knowledge"
+
+
+def test_a_conversion_of_a_looked_up_figure_is_a_task():
+    r0 = CallRecord(id="a", server="shop", tool="largest_total", arguments={}, result=_text("12.5"))
+    r1 = CallRecord(id="b", server="units", tool="kg_to_lb", arguments={"value": 12.5}, result=_text("27.5578"))
+    task = synthesize_task(_two_step(CONV_CARDS, CONV, r0, r1, {"value": 0}), CONV, cards=CONV_CARDS)
+    assert "the largest order weight" in task.question and "12.5" not in task.question
+    assert task.answer == {"pounds": 27.5578}
+
+
+def test_numbers_flow_from_looked_up_figures_into_calculations_only():
+    flows = card_flows(CONV_CARDS, list(CONV.values()))
+    assert (("shop", "largest_total"), ("units", "kg_to_lb")) in flows
+    assert (("units", "feet_to_m"), ("units", "kg_to_lb")) not in flows  # a length is not a weight
+
+
+SHEET = {("xl", "add_note"): _tool("xl", "add_note", "file", "cell"),
+         ("xl", "remove_note"): _tool("xl", "remove_note", "file", "cell"),
+         ("xl", "describe"): _tool("xl", "describe", "file")}
+SHEET_CARDS = {
+    ("xl", "add_note"): ToolCard(server="xl", tool="add_note", goal="add a note to {cell} of {file}", use="step"),
+    ("xl", "remove_note"): ToolCard(server="xl", tool="remove_note", goal="remove the note from {cell} of {file}",
+                                    use="step"),
+    ("xl", "describe"): ToolCard(server="xl", tool="describe", goal="describe {file}",
+                                 outputs=[OutputCard(key="range", name="used_range", ask="the used cell range")]),
+}
+
+
+def test_a_change_taken_back_is_a_call_script_not_a_task():
+    f = "/tmp/firefly-world/xl/sales.xlsx"
+    recs = [CallRecord(id="a", server="xl", tool="add_note", arguments={"file": f, "cell": "B2"}, result=_text("Note set")),
+            CallRecord(id="b", server="xl", tool="remove_note", arguments={"file": f, "cell": "B2"},
+                       result=_text("Note gone")),
+            CallRecord(id="c", server="xl", tool="describe", arguments={"file": f},
+                       result=_text(json.dumps({"range": "A1:F41"})))]
+    plan = Plan(id="p", nodes=[(r.server, r.tool) for r in recs], edges=[(0, 1), (1, 2)], pattern="sequence")
+    exp = Exploration(plan, [StepResult(i, r, [r]) for i, r in enumerate(recs)], recs)
+    with pytest.raises(SynthesisDrop) as e:
+        synthesize_task(exp, SHEET, cards=SHEET_CARDS, stateful_servers={"xl"})
+    assert e.value.reason in ("dropped_side_steps", "dropped_undone_change")
+
+
+def test_output_slots_must_name_parameters():
+    card = ToolCard(server="units", tool="kg_to_lb", goal="convert {value} kg to pounds",
+                    outputs=[OutputCard(key="text", name="lb", ask="the weight in {unit}")])
+    assert any("slot {unit}" in p for p in check_card(card, CONV[("units", "kg_to_lb")]))
