@@ -19,7 +19,9 @@ exists) and is what lets the offline synthesizer write a goal instead of a call 
   environment, random or time-dependent output: never sampled);
 - ``trivial``: the tool computes what a user could work out without tools (a unit conversion,
   textbook maths): its result is an answer only when an input came from a non-trivial step.
-  A card file's top-level ``"trivial": true`` sets it for every tool in the file.
+  A card file's top-level ``"trivial": true`` sets it for every tool in the file;
+- ``opens``: the tool opens what the server's other tools work on (a presentation, a document);
+  set by the card file's top-level ``"opener": "<tool>"``. Plans on that server start with it.
 
 An output's ``ask`` and ``refer`` may hold ``{param}`` slots, filled with the wording of that
 call's argument ("the weight in {to_unit}", or ``{query}`` for a question a query answers).
@@ -66,6 +68,7 @@ class ToolCard(BaseModel):
     outputs: list[OutputCard] = Field(default_factory=list)
     use: CardUse = "answer"
     trivial: bool = False
+    opens: bool = False
     source: CardSource = "curated"
     schema_hash: str | None = None
 
@@ -135,7 +138,8 @@ def _read_file(path: Path | Any, name: str) -> list[ToolCard]:
         try:
             out.append(ToolCard.model_validate({"server": data["server"], "tool": tool,
                                                 "source": data.get("source", "curated"),
-                                                "trivial": bool(data.get("trivial", False)), **body}))
+                                                "trivial": bool(data.get("trivial", False)),
+                                                "opens": data.get("opener") == tool, **body}))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])

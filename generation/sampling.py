@@ -9,7 +9,7 @@ from typing import Any, Callable
 from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 from firefly_eval.generation.graph import ToolGraph
 
-__all__ = ["PATTERNS", "card_flows", "coverage", "sample_plans", "satisfiable"]
+__all__ = ["PATTERNS", "card_flows", "coverage", "sample_plans", "satisfiable", "with_openers"]
 
 PATTERNS = ("sequence", "fan-out", "fan-in", "mixed")
 Key = tuple[str, str]
@@ -68,6 +68,21 @@ def card_flows(cards: dict[Key, Any], tools: list[ToolSpec]) -> set[tuple[Key, K
     return pairs
 
 
+def with_openers(nodes: list[Key], edges: list[tuple[int, int]], openers: dict[str, Key]
+                 ) -> tuple[list[Key], list[tuple[int, int]]]:
+    """Put each server's opener (``openers[server]``) first, with an edge to that server's first
+    node, unless the plan already has it: "open the deck, then add a slide" rather than a call on
+    nothing open."""
+    for server in sorted({n[0] for n in nodes}):
+        op = openers.get(server)
+        if op is None or op in nodes:
+            continue
+        first = next(i for i, n in enumerate(nodes) if n[0] == server)
+        nodes = [op, *nodes]
+        edges = [(0, first + 1)] + [(s + 1, d + 1) for s, d in edges]
+    return nodes, edges
+
+
 def sample_plans(
     graph: ToolGraph,
     n: int,
@@ -82,6 +97,9 @@ def sample_plans(
     bridges_per_tool: int = 4,
     prefer: set[tuple[Key, Key]] | None = None,
     prefer_share: float = 0.7,
+    late_starters: set[Key] | None = None,
+    late_start_share: float = 0.8,
+    openers: dict[str, Key] | None = None,
 ) -> list[Plan]:
     """Sample ``n`` distinct plans deterministically for a seed.
 
@@ -93,6 +111,10 @@ def sample_plans(
     it returns, a number it computes) may follow it. Exploration then shows whether they work.
     ``prefer``: (src, dst) pairs where a value can flow (:func:`card_flows`); with probability
     ``prefer_share`` a step is drawn among them when the current node has any.
+    ``late_starters``: tools that should rather come later in a plan (a calculation needs a figure
+    to work on); a plan starting with one is drawn again with probability ``late_start_share``.
+    ``openers``: per server, the tool that opens what its other tools work on (a document); a
+    plan using that server starts with it (see :func:`with_openers`).
     """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
@@ -160,6 +182,8 @@ def sample_plans(
         start = least_used(starts)
         if server_count[start[0]] >= cap:
             continue
+        if late_starters and start in late_starters and rng.random() < late_start_share:
+            continue
         nodes: list[Key] = [start]
         edges: list[tuple[int, int]] = []
         servers = {start[0]}
@@ -215,6 +239,8 @@ def sample_plans(
             pattern = "sequence"
         if pattern == "mixed" and len(nodes) < 4:
             pattern = "sequence"
+        if openers:
+            nodes, edges = with_openers(nodes, edges, openers)
         sig = (pattern, tuple(nodes), tuple(edges))
         if sig in seen:
             continue

@@ -432,7 +432,7 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
         raise SynthesisDrop("dropped_no_answer")
     if len(used) < 2:
         raise SynthesisDrop("dropped_trivial")
-    side = [st for st in used if not st.answers and not st.feeds]
+    side = [st for st in used if not st.answers and not st.feeds and not st.card.opens]
     if len(side) > 1:
         raise SynthesisDrop("dropped_side_steps")  # a call script of changes, not a user's goal
     if any(_undoes(b, a) for i, a in enumerate(used) for b in used[i + 1:]):

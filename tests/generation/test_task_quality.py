@@ -131,3 +131,21 @@ def test_output_slots_must_name_parameters():
     card = ToolCard(server="units", tool="kg_to_lb", goal="convert {value} kg to pounds",
                     outputs=[OutputCard(key="text", name="lb", ask="the weight in {unit}")])
     assert any("slot {unit}" in p for p in check_card(card, CONV[("units", "kg_to_lb")]))
+
+
+def test_plans_on_a_document_server_start_by_opening_the_document():
+    from firefly_eval.generation.sampling import with_openers
+
+    nodes = [("web", "fetch"), ("docx", "add_paragraph"), ("docx", "get_text")]
+    got_nodes, got_edges = with_openers(nodes, [(0, 1), (1, 2)], {"docx": ("docx", "open")})
+    assert got_nodes == [("docx", "open"), *nodes]
+    assert got_edges == [(0, 2), (1, 2), (2, 3)]
+    assert with_openers(got_nodes, got_edges, {"docx": ("docx", "open")}) == (got_nodes, got_edges)
+
+
+def test_shipped_openers_and_trivial_cards():
+    from firefly_eval.cards import load_cards
+
+    cards = load_cards()
+    assert cards[("pptx", "open_presentation")].opens and cards[("docxmcp", "open_document")].opens
+    assert cards[("unitconv", "convert_length")].trivial and not cards[("tau2retail", "get_order_details")].trivial
