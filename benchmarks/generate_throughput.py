@@ -1,27 +1,179 @@
-"""Generation throughput on the default offline fleet: verified tasks per minute and dataset figures.
+"""Generation throughput on the default fleet: where the wall time goes, CPU split, server starts, identity hash.
 
-Usage: python benchmarks/generate_throughput.py RUN_DIR [N_PLANS] [SERVERS,comma,separated]
+Usage: python benchmarks/generate_throughput.py RUN_DIR [N_PLANS] [SERVERS,comma,separated] [--seed S]
+
+The run directory is discarded first (``force``). The pipeline's functions are wrapped from here (no
+source change), so the same script measures the code before and after a change:
+
+* wall time split into fleet start, discovery, graph + sampling, live exploration calls, episode resets
+  (the time a plan waited for them) and background restarts, volatility re-probes, synthesis,
+  verification and writing (shards, dataset);
+* CPU seconds of this process and of the server processes (``RUSAGE_CHILDREN``: every server has exited
+  and been reaped when ``generate`` returns);
+* server process starts (the first start of each server included) and in-place file swaps;
+* the identity hash: sha256 of the plans and of every recorded call's (server, tool, arguments, result),
+  discovery calls first, then the shards in plan order. ``RUN/call_digests.txt`` lists one digest per
+  call, so two runs can be diffed to find the first call that differs. Servers flagged
+  ``deterministic: false`` (a clock, a call log) give other results from run to run whatever the code,
+  so a second hash leaves their results out.
 """
 
-import json
-import sys
-import time
-from pathlib import Path
+from __future__ import annotations
 
-from firefly_eval.generation.pipeline import GenerateConfig, generate
+import argparse
+import contextvars
+import functools
+import hashlib
+import json
+import os
+import resource
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import firefly_eval.generation.pipeline as pipeline
+from firefly_eval.mcp import client as mcp_client
+from firefly_eval.mcp import fleet as mcp_fleet
 from firefly_eval.mcp.config import load_fleet
 
-run = Path(sys.argv[1])
-n_plans = int(sys.argv[2]) if len(sys.argv) > 2 else 300
+ap = argparse.ArgumentParser()
+ap.add_argument("run", type=Path)
+ap.add_argument("n_plans", type=int, nargs="?", default=300)
+ap.add_argument("servers", nargs="?", default="")
+ap.add_argument("--seed", type=int, default=0)
+opt = ap.parse_args()
+
+seconds: Counter[str] = Counter()
+counts: Counter[str] = Counter()
+phase: contextvars.ContextVar[str] = contextvars.ContextVar("phase", default="explore")
+
+
+def timed_async(owner: Any, name: str, bucket: str, set_phase: bool = False) -> None:
+    """Wrap ``owner.name`` (a coroutine function) so its wall time adds to ``seconds[bucket]``."""
+    orig = getattr(owner, name, None)
+    if orig is None:
+        return
+
+    @functools.wraps(orig)
+    async def wrapper(*a: Any, **k: Any) -> Any:
+        token = phase.set(bucket) if set_phase else None
+        t0 = time.perf_counter()
+        try:
+            return await orig(*a, **k)
+        finally:
+            seconds[bucket] += time.perf_counter() - t0
+            counts[bucket] += 1
+            if token is not None:
+                phase.reset(token)
+
+    setattr(owner, name, wrapper)
+
+
+def timed_sync(owner: Any, name: str, bucket: str) -> None:
+    orig = getattr(owner, name, None)
+    if orig is None:
+        return
+
+    @functools.wraps(orig)
+    def wrapper(*a: Any, **k: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return orig(*a, **k)
+        finally:
+            seconds[bucket] += time.perf_counter() - t0
+            counts[bucket] += 1
+
+    setattr(owner, name, wrapper)
+
+
+Fleet, Conn = mcp_fleet.Fleet, mcp_client.ServerConnection
+timed_async(Fleet, "start", "fleet start", set_phase=True)
+timed_async(pipeline, "discover", "discovery", set_phase=True)
+timed_async(Fleet, "reset_episode", "resets (waited)", set_phase=True)
+timed_async(Fleet, "_restart_fresh", "restarts (background)", set_phase=True)
+timed_async(pipeline, "_volatile_fields", "re-probes", set_phase=True)
+timed_sync(pipeline, "build_graph", "graph")
+timed_sync(pipeline, "sample_plans", "sampling")
+timed_sync(pipeline, "synthesize_task", "synthesis")
+timed_sync(pipeline.Verifier, "check", "verification")
+timed_sync(pipeline, "_atomic_write", "writing")
+timed_sync(pipeline, "build_dataset", "writing")
+timed_sync(pipeline, "collect_by_server", "writing")
+timed_async(Conn, "close", "closes")
+
+_call = Fleet.call
+
+
+async def call(self: Any, *a: Any, **k: Any) -> Any:
+    t0 = time.perf_counter()
+    try:
+        return await _call(self, *a, **k)
+    finally:
+        seconds[f"calls during {phase.get()}"] += time.perf_counter() - t0
+        counts[f"calls during {phase.get()}"] += 1
+
+
+Fleet.call = call  # type: ignore[method-assign]
+_start = Conn.start
+
+
+async def start(self: Any) -> None:
+    up = self._session is not None
+    await _start(self)
+    if not up and self._session is not None:
+        counts["server starts"] += 1
+        counts[f"starts:{self.spec.name}"] += 1
+
+
+Conn.start = start  # type: ignore[method-assign]
+
 specs = load_fleet()
-if len(sys.argv) > 3 and sys.argv[3]:
-    keep = set(sys.argv[3].split(","))
+if opt.servers:
+    keep = set(opt.servers.split(","))
     specs = [s for s in specs if s.name in keep]
+load0 = os.getloadavg()
 t0 = time.perf_counter()
-summary = generate(run, specs, GenerateConfig(n_plans=n_plans))
+summary = pipeline.generate(opt.run, specs, pipeline.GenerateConfig(n_plans=opt.n_plans, seed=opt.seed), force=True)
 wall = time.perf_counter() - t0
+load1 = os.getloadavg()
+own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu_own, cpu_servers = own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def digest(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+volatile_servers = {s.name for s in specs if not s.deterministic}
+disc = json.loads((opt.run / "discovery.json").read_text())
+calls: list[dict[str, Any]] = [c for srv in sorted(disc) for c in disc[srv]["calls"] if "error" not in c]
+for path in sorted((opt.run / "shards").glob("*.json")):
+    calls += json.loads(path.read_text())["calls"]
+rows = [(c["server"], c["tool"], c["arguments"], c["result"]) for c in calls]
+lines = [f"{digest(r)[:16]} {r[0]}.{r[1]}" for r in rows]
+(opt.run / "call_digests.txt").write_text("\n".join(lines) + "\n")
+h_plans = hashlib.sha256((opt.run / "plans.jsonl").read_bytes()).hexdigest()[:16]
+h_calls = digest(rows)[:16]
+h_det = digest([r if r[0] not in volatile_servers else r[:3] for r in rows])[:16]
+
 kept = summary["counts"]["train"] + summary["counts"]["test"]
-keys = ("counts", "patterns", "filters", "mean_calls_per_task", "calls_per_task", "multi_server_share",
-        "tool_coverage", "servers", "servers_up", "tools", "timing")
-print(json.dumps({k: summary.get(k) for k in keys}, indent=1, default=str))
-print(f"wall {wall:.0f}s, kept {kept} tasks, {kept / wall * 60:.1f} verified tasks/minute")
+live = seconds["calls during explore"]
+print(json.dumps({k: summary.get(k) for k in ("counts", "servers_up", "tools", "timing")}, default=str))
+print(f"load average at start {' '.join(f'{x:.2f}' for x in load0)}, at end {' '.join(f'{x:.2f}' for x in load1)}")
+print(f"wall {wall:.1f}s for {opt.n_plans} plans, kept {kept} tasks ({kept / wall * 60:.1f} verified tasks/minute)")
+print(f"  live exploration calls {live:7.1f}s  ({counts['calls during explore']} calls); wall / live = {wall / max(live, 1e-9):.2f}")
+for bucket in ("fleet start", "discovery", "graph", "sampling", "resets (waited)", "restarts (background)",
+               "re-probes", "synthesis", "verification", "writing", "closes"):
+    extra = f" (of which calls {seconds[f'calls during {bucket}']:.1f}s)" if seconds[f"calls during {bucket}"] else ""
+    print(f"  {bucket:<22} {seconds[bucket]:7.1f}s  x{counts[bucket]}{extra}")
+print(f"CPU: firefly {cpu_own:.1f}s, server processes {cpu_servers:.1f}s "
+      f"({cpu_servers / max(cpu_own + cpu_servers, 1e-9):.0%} of {cpu_own + cpu_servers:.1f}s)")
+per = sorted(((k.split(":", 1)[1], v) for k, v in counts.items() if k.startswith("starts:")), key=lambda x: -x[1])
+print(f"server starts {counts['server starts']} ({len(per)} servers; most: "
+      f"{', '.join(f'{n} {v}' for n, v in per[:6])})")
+fleet_stats = summary.get("fleet_stats")
+if fleet_stats:
+    print(f"fleet: {json.dumps(fleet_stats, sort_keys=True)}")
+print(f"identity: plans {h_plans}, calls {h_calls} ({len(rows)} calls), calls without the results of "
+      f"non-deterministic servers {h_det}; digests in {opt.run / 'call_digests.txt'}")

@@ -38,7 +38,7 @@ from firefly_eval.generation.realism import realism
 from firefly_eval.generation.graph import build_graph, save_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.relocate import relocate_exploration
-from firefly_eval.generation.sampling import coverage, sample_plans
+from firefly_eval.generation.sampling import card_flows, coverage, sample_plans
 from firefly_eval.cards import load_cards
 from firefly_eval.facts import error_reason
 from firefly_eval.generation.synthesize import SynthesisDrop, fact_value, synthesize_task
@@ -86,23 +86,30 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet) -> set[str]:
+async def _volatile_fields(task: Task, calls: list[CallRecord], fleet: Fleet,
+                           skipped: Counter[str] | None = None) -> set[str]:
     """Re-run the answer's source calls (read-only ones) and report the fields that changed.
 
-    Records are in canonical paths; ``Fleet.replay`` sends them with this worker's root.
+    A call to a server flagged deterministic and stateless (and not one of its ``volatile_tools``) is not
+    re-run: it would give the same result (``skipped`` counts them). Records are in canonical paths;
+    ``Fleet.replay`` sends them with this worker's root.
     """
+    skipped = skipped if skipped is not None else Counter()
     by_id = {c.id: c for c in calls}
     out: set[str] = set()
     sources = task.provenance.get("answer_sources", {})
     for name, src in sources.items():
         rec = by_id[src["call"]]
         spec = fleet.specs[rec.server]
+        if spec.deterministic and not spec.stateful and rec.tool not in spec.volatile_tools:
+            skipped["re-probes skipped (deterministic, stateless)"] += 1
+            continue  # the same call on a server without state gives the same result
         if is_mutating(rec.tool, rec.arguments) or (spec.stateful and fleet.history.key(rec.server) != rec.history_key):
             if not spec.deterministic:
                 out.add(name)
             continue
-        # a fresh copy of the sandbox first: what a new episode would see (file times, ...)
-        fleet.refresh_files(rec.server)
+        # a fresh copy of the sandbox first: what a new episode would see (file times, ...), off the event loop
+        await asyncio.to_thread(fleet.refresh_files, rec.server)
         try:
             again = await fleet.replay(rec.server, rec.tool, rec.arguments)
         except Exception:  # noqa: BLE001 - a failing re-probe makes the field untrustworthy
@@ -230,7 +237,7 @@ class PlanProcessor:
             verifier.counts[drop.reason] += 1
         self.timing["explore"] += time.perf_counter() - t0
         t0 = time.perf_counter()
-        volatile = await _volatile_fields(task, exp.calls, fleet) if task else set()
+        volatile = await _volatile_fields(task, exp.calls, fleet, self.timing) if task else set()
         if task is not None and volatile and not cfg.synthesizer:
             # write the question again without the facts that change between runs
             sources = task.provenance["answer_sources"]
@@ -239,7 +246,7 @@ class PlanProcessor:
             try:
                 task = synthesize_task(exp, fleet.tools, seed=cfg.seed, provenance=prov, exclude=exclude,
                                        **card_options)
-                volatile = await _volatile_fields(task, exp.calls, fleet)
+                volatile = await _volatile_fields(task, exp.calls, fleet, self.timing)
             except SynthesisDrop:
                 task = None
                 verifier.counts["dropped_volatile"] += 1
@@ -275,19 +282,23 @@ class PlanProcessor:
 async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict[str, Any]], None],
                     limit: int) -> None:
     """Run up to ``limit`` plans at once on one fleet, never two plans on one server (a plan holds all
-    its servers until its shard is written). Plans start in order as their servers become free; with
-    ``limit`` 1 this is the sequential run. Each shard is written as its plan ends."""
+    its servers until its shard is written). Each shard is written as its plan ends, and the plan's servers
+    are then reset in the background (``Fleet.reset_episode(wait=False)``: a restart or a file restore runs
+    beside the next plans). Plans start in order as their servers become free, the first one whose servers
+    are not being reset first: a plan waits for a restart only when every waiting plan would (every plan
+    starts on fresh state, so the order they run in does not change what they record). With ``limit`` 1
+    plans run one at a time."""
     busy: set[str] = set()
     pending = list(todo)
     running: dict[asyncio.Task[dict[str, Any]], Plan] = {}
+    fleet = proc.fleet
     while pending or running:
-        for plan in list(pending):
-            if len(running) >= max(limit, 1):
+        while pending and len(running) < max(limit, 1):
+            free = [p for p in pending if not set(p.servers) & busy]
+            if not free:
                 break
-            servers = set(plan.servers)
-            if servers & busy:
-                continue
-            busy |= servers
+            plan = next((p for p in free if not any(fleet.resetting(s) for s in p.servers)), free[0])
+            busy |= set(plan.servers)
             pending.remove(plan)
             running[asyncio.create_task(proc.run(plan))] = plan
         finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
@@ -295,6 +306,7 @@ async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict
             plan = running.pop(t)
             busy -= set(plan.servers)
             write(t.result())  # proc.run reports its own errors in the shard
+            await fleet.reset_episode(set(plan.servers), only=True, wait=False)
 
 
 _READS = re.compile(r"(^|_)(list|get|read|show|describe|status|log|logs|info|view|tables|schema|summary|stats|"
@@ -339,7 +351,7 @@ async def discover(fleet: Fleet, skip: set[tuple[str, str]]) -> dict[str, Any]:
                     bucket = values.setdefault(concept, [])
                     bucket.extend(v for v in vals if v not in bucket)
         out[server] = {"calls": calls, "values": {k: v[:20] for k, v in values.items()}}
-    await fleet.reset_episode()
+    await fleet.reset_episode(wait=False)  # each plan awaits the resets of its own servers
     return out
 
 
@@ -381,7 +393,8 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
                 f"; with new tools: {', '.join(new) or 'none'}); use --force to sample again, or a new --out")
     _atomic_write(tools_path, json.dumps([t.model_dump(mode="json") for t in tools]))
     skip = {(s.name, t) for s in fleet.specs.values() for t in s.explore_skip}
-    skip |= {k for k, c in load_cards(cfg.cards_dirs).items() if c.use == "never"}  # chatter, env, random
+    cards = load_cards(cfg.cards_dirs)
+    skip |= {k for k, c in cards.items() if c.use == "never"}  # chatter, env, random
     disc_path = run / "discovery.json"
     if not disc_path.exists():
         _atomic_write(disc_path, json.dumps(await discover(fleet, skip), ensure_ascii=False))
@@ -392,7 +405,10 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
     else:
         graph = build_graph([t for t in tools if t.key not in skip])
         graph_stats = graph.stats
-        plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed)
+        usable = [t for t in tools if t.key not in skip]
+        plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, prefer=card_flows(cards, usable),
+                             late_starters={k for k, c in cards.items() if c.trivial},
+                             openers={k[0]: k for k, c in cards.items() if c.opens and k in fleet.tools})
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
@@ -438,6 +454,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             await run_plans(todo, proc, write, cfg.max_connections)
             servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
             timing = {k: round(v, 1) for k, v in proc.timing.items()}
+            timing.update({f"fleet {k}": round(v, 1) for k, v in sorted(fleet.stats.items())})
             llm = {**proc.llm_stats.counters(), "synthesizer_fallbacks": proc.llm_stats.fallbacks,
                    "usage_this_run": proc.llm_stats.usage}
     finally:
@@ -563,12 +580,13 @@ def collect_by_server(run: Path, max_server_share: float = 0.15
             continue
         t = Task.model_validate(shard["task"])
         sig = tuple(sorted(map(tuple, t.tools)))
-        if any(fuzz.ratio(t.question, q) >= 95 for q in seen.get(sig, [])):
+        same_answer = json.dumps(t.answer, sort_keys=True, ensure_ascii=False)  # the same goal worded another way
+        if any(fuzz.ratio(t.question, q) >= 95 or q == same_answer for q in seen.get(sig, [])):
             counts["dropped_duplicate"] += 1
             for srv in t.servers:
                 by_server.setdefault(srv, Counter())["dropped_duplicate"] += 1
             continue
-        seen.setdefault(sig, []).append(t.question)
+        seen.setdefault(sig, []).extend([t.question, same_answer])
         tasks.append(t)
     kept, capped = cap_server_share(tasks, max_server_share)
     kept_ids = {t.id for t in kept}

@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import tempfile
 import threading
 import time
@@ -410,6 +411,32 @@ class ServerConnection:
                 pass
         self._session = None
         self._runner = None
+
+    async def kill(self) -> None:
+        """Stop the server process at once: SIGKILL to its process group (the SDK starts it in a session of
+        its own, so a Node or uv wrapper's children go too), then the transport's teardown, which finds the
+        process gone instead of waiting out the SDK's grace period (2 s after stdin closes, 2 s after
+        SIGTERM). For a process whose state is discarded anyway (an episode reset); the stderr log stays
+        (a restart appends to it)."""
+        proc = self._proc
+        pid = getattr(proc, "pid", None)
+        if pid is not None and getattr(proc, "returncode", None) is None:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        self._stop.set()
+        if self._runner is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._runner), 5)
+            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
+                await self._kill()
+        self._session = None
+        self._runner = None
+        self._proc = None
 
     async def close(self) -> None:
         """Stop the server process."""

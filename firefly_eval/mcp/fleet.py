@@ -14,6 +14,7 @@ import asyncio
 import shutil
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class Fleet:
         self.history = HistoryTracker({s.name for s in specs if s.stateful})
         self.failed: dict[str, str] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        # episode resets done (restarts, in-place file restores) and their seconds, for the run summary
+        self.stats: defaultdict[str, float] = defaultdict(float)
         # the root records are written in (None: this fleet's own); history keys are computed on
         # canonical arguments, so they match across workers whose sandboxes live in different folders
         self.canonical_root = str(canonical_root) if canonical_root is not None else str(self.sandbox_root)
@@ -168,15 +171,18 @@ class Fleet:
         rec = await self.call(server, tool, self.to_live(arguments))
         return relocate_record(rec, str(self.sandbox_root), self.canonical_root)
 
-    async def reset_episode(self, servers: set[str] | None = None, *, only: bool = False) -> None:
+    async def reset_episode(self, servers: set[str] | None = None, *, only: bool = False,
+                            wait: bool = True) -> None:
         """Give the next episode fresh state on the servers it will use (all when None).
 
-        Every server whose state the last episode changed is restored: servers that keep state
-        in process memory (``restart_per_episode``) are restarted on a fresh copy of the seed
-        world *in the background*, servers that re-read their files get them restored in place
-        at once. Only the restarts of the servers the next episode uses are awaited, so
-        restarts overlap with exploration of plans on other servers. With ``only``, servers outside
-        ``servers`` are left as they are (other plans may be using them: plans in flight on one fleet).
+        Every server whose state the last episode changed is restored *in the background*: servers that
+        keep state in process memory (``restart_per_episode``) are killed and started again on a fresh copy
+        of the seed world, servers that re-read their files get them restored in place (the copy runs in a
+        thread, off the event loop). Only the resets of the servers the next episode uses are awaited, so
+        they overlap with exploration of plans on other servers; with ``wait=False`` none is (a plan that
+        ends schedules the resets of its servers, the next plan on one of them awaits it). With ``only``,
+        servers outside ``servers`` are left as they are (other plans may be using them: plans in flight on
+        one fleet).
         """
         for name, conn in self.connections.items():
             if only and servers is not None and name not in servers:
@@ -185,17 +191,29 @@ class Fleet:
                 continue
             self.history.reset(name)
             if not conn.spec.restart_per_episode and conn.alive:
-                self._fresh_files(name, in_place=True)
+                self._pending[name] = asyncio.create_task(self._restore_files(name))
             else:
                 self._pending[name] = asyncio.create_task(self._restart_fresh(name))
-        wanted = servers if servers is not None else set(self.connections)
-        waits = [t for n, t in self._pending.items() if n in wanted]
-        if waits:
-            await asyncio.gather(*waits)
+        if wait:
+            wanted = servers if servers is not None else set(self.connections)
+            waits = [t for n, t in self._pending.items() if n in wanted]
+            if waits:
+                await asyncio.gather(*waits)
         for n in [n for n, t in self._pending.items() if t.done()]:
             del self._pending[n]
         if servers is None:
             self.history.reset()
+
+    def resetting(self, name: str) -> bool:
+        """Whether a reset of ``name`` scheduled by :meth:`reset_episode` is still running."""
+        task = self._pending.get(name)
+        return task is not None and not task.done()
+
+    async def _restore_files(self, name: str) -> None:
+        t0 = time.perf_counter()
+        await asyncio.to_thread(self._fresh_files, name, True)
+        self.stats["file_restores"] += 1
+        self.stats["file_restore_s"] += time.perf_counter() - t0
 
     def refresh_files(self, name: str) -> None:
         """Re-copy a file-backed server's sandbox in place (file birth times change, content does not)."""
@@ -219,13 +237,18 @@ class Fleet:
             self.own[name].restore()
 
     async def _restart_fresh(self, name: str) -> None:
+        """Kill the server (its state is discarded: no graceful close), copy fresh files off the event loop,
+        start it again."""
         conn = self.connections[name]
-        await conn.close()
-        self._fresh_files(name)
+        t0 = time.perf_counter()
+        await conn.kill()
+        await asyncio.to_thread(self._fresh_files, name)
         try:
             await conn.start()
         except ServerError as exc:
             self.failed[name] = str(exc)
+        self.stats["restarts"] += 1
+        self.stats["restart_s"] += time.perf_counter() - t0
 
     async def close(self) -> None:
         if self._pending:

@@ -1,0 +1,148 @@
+"""Episode resets on a live (small, stateful) server: kill at once, resets in the background, the plan
+order that avoids waiting on them."""
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from firefly_eval.mcp.client import ServerConnection
+from firefly_eval.mcp.fleet import Fleet
+from firefly_eval.schema import Plan, ServerSpec
+
+SERVER = Path(__file__).parent / "stateful_server.py"
+
+
+def run(coro):
+    return anyio.run(lambda: coro)
+
+
+def spec(name: str = "st", **fields) -> ServerSpec:
+    return ServerSpec(name=name, command=sys.executable, args=[str(SERVER)], stateful=True, **fields)
+
+
+def text(res) -> str:
+    """The first text block of a result dict or of a CallRecord's result."""
+    result = res if isinstance(res, dict) else res.result
+    return result["content"][0]["text"]
+
+
+async def gone(pid: int, tries: int = 100) -> bool:
+    """Whether the process ``pid`` has exited (polled: a killed orphan is reaped by init shortly after)."""
+    for _ in range(tries):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # our own child: reap it if it is a zombie
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        await asyncio.sleep(0.05)
+    return False
+
+
+def test_kill_stops_the_server_and_its_children_and_a_start_works_again(tmp_path):
+    async def go():
+        conn = ServerConnection(spec(), sandbox=tmp_path / "st")
+        try:
+            await conn.start()
+            server_pid, child_pid = map(int, text(await conn.call_tool("spawn_child", {})).split())
+            await conn.kill()
+            assert not conn.alive
+            assert await gone(server_pid), "the server process is still running after kill()"
+            assert await gone(child_pid), "the server's child is still running after kill() (process group)"
+            await conn.start()
+            assert int(text(await conn.call_tool("pid", {}))) != server_pid
+        finally:
+            await conn.close()
+
+    run(go())
+
+
+def test_background_restart_gives_fresh_memory_and_the_plan_awaits_it(tmp_path):
+    async def go():
+        fleet = Fleet([spec(restart_per_episode=True)], sandbox_root=tmp_path / "root")
+        try:
+            await fleet.start()
+            await fleet.call("st", "add_one", {})
+            assert text(await fleet.call("st", "count", {})) == "1"
+            await fleet.reset_episode({"st"}, only=True, wait=False)
+            assert fleet.resetting("st"), "a reset of a dirty server was not scheduled"
+            await fleet.reset_episode({"st"}, only=True)  # the next plan on st waits for the restart
+            assert not fleet.resetting("st")
+            assert text(await fleet.call("st", "count", {})) == "0"
+            assert fleet.stats["restarts"] == 1
+        finally:
+            await fleet.close()
+
+    run(go())
+
+
+def test_file_backed_server_is_restored_in_place_without_a_restart(tmp_path):
+    async def go():
+        fleet = Fleet([spec(restart_per_episode=False)], sandbox_root=tmp_path / "root")
+        try:
+            await fleet.start()
+            pid = text(await fleet.call("st", "pid", {}))
+            await fleet.call("st", "write_note", {"text": "changed"})
+            assert text(await fleet.call("st", "read_note", {})) == "changed"
+            await fleet.reset_episode({"st"}, only=True, wait=False)
+            await fleet.reset_episode({"st"}, only=True)
+            assert text(await fleet.call("st", "read_note", {})) == ""
+            assert text(await fleet.call("st", "pid", {})) == pid, "the file-backed server was restarted"
+            assert fleet.stats["file_restores"] == 1 and not fleet.stats["restarts"]
+        finally:
+            await fleet.close()
+
+    run(go())
+
+
+class _FakeFleet:
+    """Servers with a reset in flight until the plan after next starts (``resetting``)."""
+
+    def __init__(self, resetting: set[str]) -> None:
+        self.busy_resets = set(resetting)
+        self.scheduled: list[set[str]] = []
+
+    def resetting(self, name: str) -> bool:
+        return name in self.busy_resets
+
+    async def reset_episode(self, servers, *, only=False, wait=True):
+        self.scheduled.append(set(servers))
+        self.busy_resets.clear()  # the earlier resets are done by now
+
+
+class _FakeProc:
+    def __init__(self, fleet: _FakeFleet) -> None:
+        self.fleet = fleet
+        self.order: list[str] = []
+
+    async def run(self, plan: Plan) -> dict:
+        self.order.append(plan.id)
+        return {"plan": plan.id}
+
+
+def _plan(pid: str, *servers: str) -> Plan:
+    return Plan(id=pid, nodes=[(s, "t") for s in servers], edges=[], pattern="single")
+
+
+@pytest.mark.parametrize("resetting, expected", [
+    (set(), ["p1", "p2", "p3"]),  # nothing being reset: plan order
+    ({"a"}, ["p2", "p1", "p3"]),  # p1's server is being reset: p2 runs first, p1 after
+    ({"a", "b"}, ["p1", "p2", "p3"]),  # every plan would wait: the first one goes
+])
+def test_run_plans_takes_the_first_plan_whose_servers_are_not_being_reset(resetting, expected):
+    from firefly_eval.generation.pipeline import run_plans
+
+    fleet = _FakeFleet(resetting)
+    proc = _FakeProc(fleet)
+    written: list[str] = []
+    plans = [_plan("p1", "a"), _plan("p2", "b"), _plan("p3", "a", "b")]
+    run(run_plans(plans, proc, lambda shard: written.append(shard["plan"]), limit=1))  # type: ignore[arg-type]
+    assert proc.order == expected and written == expected
+    assert fleet.scheduled == [{"a"} if p == "p1" else {"b"} if p == "p2" else {"a", "b"} for p in expected]
