@@ -111,6 +111,8 @@ def load_fleet(path: str | Path | None = None) -> list[ServerSpec]:
             raise FleetConfigError(f"{where}.firefly: expected an object")
         if "cwd" in meta:
             raise FleetConfigError(f"{where}.firefly.cwd: set `cwd` on the entry itself (the standard key)")
+        fields.update({k: v for k, v in _pinned_package(entry["command"], fields["args"]).items() if k not in meta}
+                      if "package" not in meta else {})
         fields.update(meta)
         try:
             specs.append(ServerSpec.model_validate(fields))
@@ -119,6 +121,29 @@ def load_fleet(path: str | Path | None = None) -> list[ServerSpec]:
             loc = ".".join(str(p) for p in err["loc"])
             raise FleetConfigError(f"{where}.{loc}: {err['msg']}") from None
     return specs
+
+
+def _pinned_package(command: str, args: Any) -> dict[str, Any]:
+    """Registry, package, version (and ``uvx --with`` constraints) read from a pinned launcher command:
+    ``npx -y PKG@V ...`` or ``uvx [--with C]... --from PKG==V BIN ...``, so a plain ``mcpServers`` entry
+    installs with ``firefly fleet install`` without a ``firefly`` object. Unpinned commands give nothing."""
+    if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
+        return {}
+    name = Path(command).name
+    if name == "npx":
+        pkg = next((a for a in args if not a.startswith("-")), "")
+        head, sep, version = pkg.rpartition("@")
+        if sep and head and head != "@" and version and re.fullmatch(r"[\w.+-]+", version):
+            return {"registry": "npm", "package": head, "version": version}
+    if name == "uvx" and "--from" in args:
+        i = args.index("--from")
+        pkg = args[i + 1] if i + 1 < len(args) else ""
+        m = re.fullmatch(r"([A-Za-z0-9][\w.\-\[\],]*)==([\w.+!-]+)", pkg)
+        if m:
+            constraints = [args[j + 1] for j in range(i) if args[j] == "--with" and j + 1 < i]
+            return {"registry": "pypi", "package": m.group(1), "version": m.group(2),
+                    **({"constraints": constraints} if constraints else {})}
+    return {}
 
 
 def _check_cwd(value: Any, fleet_file: Path, where: str) -> str:

@@ -44,8 +44,9 @@ def _split(value: str) -> tuple[str, str] | None:
     if "${" in value:
         return None
     m = _URL_PATH.match(value)
-    if m:
-        return m.group(1), m.group(2)
+    if m:  # sqlite:////abs/x.db (SQLAlchemy) names /abs/x.db: the extra slashes stay in the prefix
+        extra = len(m.group(2)) - len(m.group(2).lstrip("/")) - 1
+        return m.group(1) + "/" * extra, m.group(2)[extra:]
     if value.startswith("/"):
         return "", value
     if value.startswith("-") and "=" in value:
