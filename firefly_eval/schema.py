@@ -98,6 +98,9 @@ class ServerSpec(_Record):
     version: str | None = None
     constraints: list[str] = Field(default_factory=list, description="extra pins for its isolated env")
     install_env: dict[str, str] = Field(default_factory=dict)
+    npm_overrides: dict[str, str] = Field(default_factory=dict,
+                                          description="npm `overrides` for its prefix: a native module swapped for "
+                                                      "one shipping its binary (firefly:NAME: a bundled adapter)")
     secret_env: list[str] = Field(default_factory=list,
                                   description="env entries whose values are secrets (redacted like ${VAR} values)")
     license: str = "UNKNOWN"

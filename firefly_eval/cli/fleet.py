@@ -13,7 +13,7 @@ from rich.table import Table
 
 from firefly_eval.cli.common import FleetOpt, console, load_specs, stage_progress
 
-__all__ = ["fleet_app", "servers_app"]
+__all__ = ["SLOW_START", "fleet_app", "servers_app", "start_status"]
 
 fleet_app = typer.Typer(help="Install the MCP servers of a fleet into isolated environments.",
                         no_args_is_help=True)
@@ -22,29 +22,59 @@ servers_app = typer.Typer(help="Inspect and health-check the servers of a fleet.
 
 @fleet_app.command("install")
 def fleet_install(fleet: Path | None = FleetOpt,
-                  workers: int = typer.Option(4, help="Parallel installs."),
+                  jobs: int = typer.Option(4, "--jobs", "-j", "--workers", min=1,
+                                           help="Installs run at the same time (each is one uv or npm process)."),
                   only: list[str] | None = typer.Option(None, "--only", help="Install only these servers.")) -> None:
-    """Install every server of the fleet into ./.firefly/fleet (idempotent: a second run does nothing)."""
+    """Install every server of the fleet into ./.firefly/fleet (idempotent: a second run does nothing).
+
+    Python servers are installed with their bytecode compiled; npm servers whose native module would be
+    built from source get the prebuilt substitute their entry names (firefly.npm_overrides)."""
+    import threading
+
     from firefly_eval.mcp.install import install_fleet
 
     specs = load_specs(fleet)
     if only:
+        unknown = sorted(set(only) - {s.name for s in specs})
+        if unknown:
+            console.print(f"[red]error:[/red] --only: no server {', '.join(unknown)} in the fleet")
+            raise typer.Exit(2)
         specs = [s for s in specs if s.name in set(only)]
     t0 = time.perf_counter()
+    running: list[str] = []
+    lock = threading.Lock()
     with stage_progress(TextColumn("[bold]install"), TextColumn("{task.description}")) as progress:
         task = progress.add_task("", total=len(specs))
 
-        def done(res):
-            progress.update(task, advance=1, description=f"{res.server}: {res.status}")
+        def show(last: str = "") -> None:
+            now = ", ".join(running) if running else "-"
+            progress.update(task, description=(f"{last}; " if last else "") + f"installing: {now}")
 
-        results = install_fleet(specs, workers=workers, on_done=done)
+        def started(name: str) -> None:
+            with lock:
+                running.append(name)
+                show()
+
+        def done(res):
+            with lock:
+                if res.server in running:
+                    running.remove(res.server)
+                progress.advance(task)
+                show(f"{res.server} {res.status}")
+
+        results = install_fleet(specs, jobs=jobs, on_done=done, on_start=started)
     table = Table("server", "status", "seconds", "detail")
     for r in results:
         color = {"failed": "red", "installed": "green"}.get(r.status, "dim")
-        table.add_row(r.server, f"[{color}]{r.status}[/{color}]", f"{r.seconds:.1f}", r.detail[-200:])
+        detail = r.detail.splitlines()[0][:120] if r.detail else ""
+        table.add_row(r.server, f"[{color}]{r.status}[/{color}]", f"{r.seconds:.1f}", detail)
     console.print(table)
     failed = [r for r in results if r.status == "failed"]
-    console.print(f"{len(results) - len(failed)}/{len(results)} servers ready in {time.perf_counter() - t0:.1f}s")
+    for r in failed:  # the table cuts details to a line: the tail of what the installer printed, in full
+        console.print(f"[red]{r.server} failed:[/red]", end=" ")
+        console.print(r.detail[-800:], markup=False, soft_wrap=True)
+    console.print(f"{len(results) - len(failed)}/{len(results)} servers ready in {time.perf_counter() - t0:.1f}s "
+                  f"({jobs} at a time)")
     if failed:
         raise typer.Exit(1)
 
@@ -110,17 +140,39 @@ def servers_list(fleet: Path | None = FleetOpt) -> None:
     console.print(f"{len(specs)} servers")
 
 
+SLOW_START = "slow start"
+
+
+def start_status(ok: bool, seconds: float, timeout: float) -> str:
+    """``up``, ``slow start`` (answered, but after ``timeout`` seconds: a cold first start) or ``down``."""
+    if not ok:
+        return "down"
+    return SLOW_START if seconds > timeout else "up"
+
+
 @servers_app.command("check")
 def servers_check(fleet: Path | None = FleetOpt,
                   json_out: Path | None = typer.Option(None, "--json", help="Also write the report as JSON."),
-                  timeout: float = typer.Option(60.0, help="Start timeout per server (seconds).")) -> None:
-    """Start every server, list its tools, make its harmless sample call; print a table."""
+                  timeout: float = typer.Option(60.0, min=0.1, help="Seconds a warm server takes at most to start "
+                                                                   "and list its tools; one that needs longer is "
+                                                                   "reported as a slow start."),
+                  start_timeout: float = typer.Option(
+                      180.0, "--start-timeout", min=0.1,
+                      help="First-start allowance (seconds): a server that has not answered the handshake by "
+                           "then is down. A cold first start (caches empty, files never read) can take far "
+                           "longer than a warm one.")) -> None:
+    """Start every server, list its tools, make its harmless sample call; print a table.
+
+    A server that answers within --timeout is up; one that answers later, within --start-timeout, is a
+    slow start (it works, but its start is slower than a warm start should be); one that does not answer
+    within --start-timeout, or exits, is down."""
     from firefly_eval.mcp.fleet import Fleet
 
     specs = load_specs(fleet)
+    allowance = max(timeout, start_timeout)
 
     async def run():
-        fl = Fleet(specs, start_timeout=timeout)
+        fl = Fleet(specs, start_timeout=allowance)
         try:
             t0 = time.perf_counter()
             reports = await fl.start()
@@ -139,21 +191,28 @@ def servers_check(fleet: Path | None = FleetOpt,
             await fl.close()
 
     reports, samples, elapsed, state = asyncio.run(run())
+    status = {r.server: start_status(r.ok, r.seconds, timeout) for r in reports}
+    colors = {"up": "green", SLOW_START: "yellow", "down": "red"}
     table = Table("server", "status", "#tools", "start s", "sample call / error")
     for r in sorted(reports, key=lambda r: r.server):
-        status = "[green]up[/green]" if r.ok else "[red]down[/red]"
-        table.add_row(r.server, status, str(len(r.tools)), f"{r.seconds:.1f}",
-                      samples.get(r.server, "") if r.ok else r.error.splitlines()[0][:120])
+        st = status[r.server]
+        note = samples.get(r.server, "") if r.ok else r.error.splitlines()[0][:120]
+        if st == SLOW_START:
+            note = f"answered after {r.seconds:.0f}s (over --timeout {timeout:.0f}s); " + note
+        table.add_row(r.server, f"[{colors[st]}]{st}[/{colors[st]}]", str(len(r.tools)), f"{r.seconds:.1f}", note)
     console.print(table)
     up = [r for r in reports if r.ok]
+    slow = sorted(r.server for r in reports if status[r.server] == SLOW_START)
     n_tools = sum(len(r.tools) for r in up)
-    console.print(f"{len(up)}/{len(reports)} servers up, {n_tools} tools, {elapsed:.1f}s")
+    console.print(f"{len(up)}/{len(reports)} servers up, {n_tools} tools, {elapsed:.1f}s"
+                  + (f" ({len(slow)} slow start: {', '.join(slow)}; they answered after {timeout:.0f}s, within the "
+                     f"{allowance:.0f}s first-start allowance)" if slow else ""))
     for name, (why, world, own) in sorted(state.items()):
         data = "the seed world" if world else ("copies of " + ", ".join(own) if own else "its own state")
         console.print(f"{name}: {why}; works on {data}", markup=False, soft_wrap=True)
     if json_out:
-        json_out.write_text(json.dumps([{"server": r.server, "ok": r.ok, "tools": len(r.tools),
-                                         "seconds": round(r.seconds, 2), "error": r.error,
+        json_out.write_text(json.dumps([{"server": r.server, "ok": r.ok, "status": status[r.server],
+                                         "tools": len(r.tools), "seconds": round(r.seconds, 2), "error": r.error,
                                          "stateful_why": state.get(r.server, ("",))[0]} for r in reports], indent=2))
     if not up:
         raise typer.Exit(1)
