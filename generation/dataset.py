@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from firefly_eval.dataset_format import load_tasks, record_to_row, task_to_row
 from firefly_eval.schema import CallRecord, Task, ToolSpec
 
-__all__ = ["build_dataset", "export_split", "near_duplicate_share", "ngram_overlap"]
+__all__ = ["EmptyDatasetError", "build_dataset", "export_split", "near_duplicate_share", "ngram_overlap"]
 
 
 def _split_of(task: Task, test_share: float, salt: str) -> str:
@@ -83,6 +83,11 @@ def _write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
     pq.write_table(pa.Table.from_pylist(rows), path)
 
 
+class EmptyDatasetError(ValueError):
+    """No task is left to write: the dataset is not written (``datasets.load_dataset`` refuses a split of 0
+    rows, a schema-only Parquet file included: "Instruction 'train' corresponds to no data")."""
+
+
 def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_share: float = 0.2,
                   salt: str = "firefly", filter_counts: dict[str, int] | None = None,
                   extra: dict[str, Any] | None = None, tools: list[ToolSpec] | None = None,
@@ -93,7 +98,12 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
     After writing, every task is replayed through a simulator loaded from the written files (exact
     tier, as the oracle does): a task whose replay differs from its gold answer (records of several
     plans under one key, an undeclared stateful server) is dropped, counted as
-    ``dropped_dataset_replay``, and the dataset is written again without it."""
+    ``dropped_dataset_replay``, and the dataset is written again without it.
+
+    Raises :class:`EmptyDatasetError`, leaving no folder behind, when there is no task or none survives the
+    replay check (a 0-task dataset would not load with ``datasets``)."""
+    if not tasks:
+        raise EmptyDatasetError(f"{out}: no task to write; no dataset written")
     report = _build(tasks, calls, out, test_share, salt, filter_counts, extra, tools, stateful_servers,
                     keep_all_calls)
     failed = replay_failures(out, tasks) if verify_replay else {}
@@ -103,6 +113,13 @@ def build_dataset(tasks: list[Task], calls: list[CallRecord], out: Path, test_sh
         if "kept" in counts:
             counts["kept"] = max(0, counts["kept"] - len(failed))
         kept = [t for t in tasks if t.id not in failed]
+        if not kept:
+            import shutil
+
+            shutil.rmtree(out, ignore_errors=True)
+            first = next(iter(failed.values()))
+            raise EmptyDatasetError(f"{out}: none of the {len(tasks)} task(s) replays to its gold answer through "
+                                    f"the simulator (first: {'; '.join(first)[:200]}); no dataset written")
         report = _build(kept, calls, out, test_share, salt, counts, extra, tools, stateful_servers, keep_all_calls)
     return report
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from firefly_eval.facts import (
@@ -52,6 +53,11 @@ _STATIC: dict[str, list[Any]] = {
 # concepts whose static values are the seed world's own (its ids, tables, people): never for other servers
 _WORLD_CONCEPTS = {"table", "id", "entity"}
 _WORDS = ["Lumen", "Porto", "tent", "headlamp", "winter", "budget", "Trail Runners"]
+_NAME_KEYS = ["name", "title", "id", "key", "table_name"]
+# listing lines that are no value: headers ("Allowed directories:"), sentinels ("__NO_COLLECTIONS_FOUND__")
+_JUNK = re.compile(r".*:|_+[A-Z0-9_]+_+|\W*|(no|none|empty)\b.*", re.I)
+_SPREADSHEET = re.compile(r"excel|workbook|spreadsheet|xlsx|\bsheets?\b|\bcells?\b|a1 notation", re.I)
+_SQL_TEXT = re.compile(r"\bsql\b|\bquery\b.*\b(table|database|sqlite)|\b(select|insert|create table)\b", re.I)
 # what a tool's text says about the files it wants -> extensions, best first
 _FILE_KINDS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(r"excel|workbook|spreadsheet|xlsx|\bsheets?\b"), (".xlsx",)),
@@ -152,6 +158,37 @@ def extract_values(result: dict[str, Any]) -> dict[str, list[Any]]:
     return dict(out)
 
 
+def _names_in(data: Any, depth: int = 0) -> list[str]:
+    """Values of name-like keys (name, title, id, ...) anywhere in a parsed result (a few levels deep)."""
+    out: list[str] = []
+    if depth > 4:
+        return out
+    if isinstance(data, dict):
+        for k, v in list(data.items())[:30]:
+            if k in _NAME_KEYS and isinstance(v, str) and 0 < len(v) <= 80 and not _JUNK.fullmatch(v):
+                out.append(v)
+            elif isinstance(v, (dict, list)):
+                out.extend(_names_in(v, depth + 1))
+    elif isinstance(data, list):
+        for x in data[:10]:
+            out.extend(_names_in(x, depth + 1))
+    return list(dict.fromkeys(out))[:10]
+
+
+def _text_lines(path: str, limit: int = 4) -> list[str]:
+    """The first non-empty lines of a small text file (an own file's real content, for search/edit texts)."""
+    p = Path(path)
+    if p.suffix.lower() not in (".md", ".txt", ".py", ".csv", ".json", ".jsonl", ".yaml", ".yml", ".toml", ""):
+        return []
+    try:
+        if p.stat().st_size > 200_000:
+            return []
+        text = p.read_text(errors="strict")
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [ln.strip(" #-*\t") for ln in text.splitlines() if 3 <= len(ln.strip(" #-*\t")) <= 80][:limit]
+
+
 def discovered_values(tool: str, result: dict[str, Any]) -> dict[str, list[Any]]:
     """Concept -> values in a listing/getter's result; bare strings of a list take the concept of the
     tool's noun (``list_tables`` -> table, ``list_directory`` -> path, ``list_users`` -> id)."""
@@ -166,8 +203,16 @@ def discovered_values(tool: str, result: dict[str, Any]) -> dict[str, list[Any]]
     strings: list[str] = []
     if isinstance(data, list):
         strings = [x for x in data[:30] if isinstance(x, str) and 0 < len(x) <= 120]
-    elif isinstance(data, str) and "\n" in data:
-        strings = [ln.strip(" -*\t") for ln in data.splitlines()[:30] if 0 < len(ln.strip(" -*\t")) <= 120]
+        # a listing of records ([{"name": "plants"}, ...]): their names
+        for x in data[:30]:
+            key = next((k for k in _NAME_KEYS if isinstance(x, dict) and isinstance(x.get(k), (str, int))
+                        and not isinstance(x.get(k), bool)), None)
+            if key is not None:
+                strings.append(str(x[key]))
+    elif isinstance(data, str) and ("\n" in data or "," in data):
+        lines = data.splitlines() if "\n" in data else data.split(",")  # "customers, orders"
+        strings = [ln.strip(" -*\t") for ln in lines[:30] if 0 < len(ln.strip(" -*\t")) <= 120]
+    strings = [x for x in strings if not _JUNK.fullmatch(x.strip())]
     # names a listing gave: under their concept, else under the tool's noun ("note") and as listed names
     for key in ([concept] if concept else [noun[:-1] if noun.endswith("s") else noun, "_listed"]) if strings else []:
         bucket = out.setdefault(key, [])
@@ -209,7 +254,13 @@ class ValueBank:
         return [f for f in self.own_files.get(server, []) if f.lower().endswith(tuple(exts))] if exts else []
 
     def learn(self, result: dict[str, Any]) -> None:
-        for concept, values in extract_values(result).items():
+        """Keep the values a result holds (by concept) and the names it lists (``_listed``: sheet, collection,
+        project names a later call of the plan may need)."""
+        values_of = extract_values(result)
+        names = _names_in(parse_result(result))
+        if names:
+            values_of["_listed"] = names
+        for concept, values in values_of.items():
             bucket = self.learned[concept]
             for v in values[:5]:
                 if v not in bucket:
@@ -255,6 +306,16 @@ class ValueBank:
                 disc = list(disc_all.get(noun_hit or "_listed", []))
         if "default" in schema and schema["default"] is not None:
             out.append(schema["default"])
+        lname_tool = f"{name} {tool}".lower()
+        if not world and re.search(r"old|search|find|pattern|match|query", name.lower()) and typ in (None, "string"):
+            # text to find in the server's own files: a real line of them, before anything a listing printed
+            out.extend(ln for f in self.own_files.get(server, [])[:20] for ln in _text_lines(f)[:2])
+        if not world and pconcept == "path" and not re.search(r"dir|folder|list|tree|search|find|root|cwd",
+                                                               lname_tool):
+            # a file parameter of a file tool: the server's own files first (a listed folder would give EISDIR)
+            kinds = _kinds(f"{name.replace('_', ' ')} {schema.get('description', '')}")
+            own = self.own_files.get(server, [])
+            out.extend([f for f in own if f.lower().endswith(tuple(kinds))] if kinds else own[:3])
         if disc and not (typ == "array" or typ == "object"):
             out.extend(disc[:3])  # what the server's own listings returned
         for ex in schema.get("examples", []) or []:
@@ -265,10 +326,17 @@ class ValueBank:
         sandbox = self.sandbox_of.get(server, "")
         lname_only = name.lower()
         a1 = "a1 notation" in str(schema.get("description", "")).lower()
-        if typ in (None, "string") and (lname_only in _RANGE_PARAMS or lname_only.endswith("_range") or a1):
-            out.extend(["A1:D5", "A2:C10", "B2:B6"])
-        elif typ in (None, "string") and (lname_only in _CELL_PARAMS or lname_only.endswith("_cell")):
+        # cells and ranges only for spreadsheet tools (a file tool's `source` is no range)
+        sheet = world or bool(_SPREADSHEET.search(f"{tool} {context[:400]} {schema.get('description', '')}"))
+        if typ in (None, "string") and sheet and (lname_only in _RANGE_PARAMS or lname_only.endswith("_range") or a1):
+            out.extend(["A1:D5", "A2:C10", "B2:B6"] if world else ["A1:C4", "A1:B2", "B2:B4"])
+        elif typ in (None, "string") and sheet and (lname_only in _CELL_PARAMS or lname_only.endswith("_cell")):
             out.extend(["B2", "E2", "A1"])
+        if not world and concept == "sql" and not _SQL_TEXT.search(f"{tool} {context[:400]} "
+                                                                   f"{schema.get('description', '')}"):
+            concept = "text"  # a `query` that is a search, not SQL
+        if not world and concept is None and lname_only in ("source", "destination", "src", "dst", "target"):
+            concept = "path"  # move_file(source, destination)
         if not world and concept in ("repo", "path", "sql"):
             out.extend(self._own_candidates(server, name, tool, concept, own_kinds, context, rng, disc_all))
         elif concept == "repo" and not ("branch" in name.lower() or "commit" in name.lower()
@@ -301,8 +369,15 @@ class ValueBank:
         elif concept:
             learned = self.learned.get(concept, [])
             static = list(_STATIC.get(concept, [])) if world or concept not in _WORLD_CONCEPTS else []
-            rng.shuffle(static)
+            if not world and concept in ("text", "entity"):
+                static = self.own_words(server, name, rng)  # its own files' lines and listed names
+            if world:
+                rng.shuffle(static)
             out.extend(static[:3] + learned[-2:])
+        if not world:  # a path of another server's sandbox (a multi-server plan's output) does not exist here
+            mine = self.sandbox_of.get(server, "")
+            out = [v for v in out if not (isinstance(v, str) and v.startswith("/") and mine
+                                          and not v.startswith(mine))]
         if typ in ("integer", "number"):
             nums = [v for v in out if isinstance(v, (int, float)) and not isinstance(v, bool)]
             conv = []
@@ -326,10 +401,10 @@ class ValueBank:
             it = items.get("type")
             if it == "object":
                 return [self.candidates(server, tool, name.rstrip("s"), items, rng, None)[:1]]
-            inner = self.candidates(server, tool, name.rstrip("s"), items, rng, None)
+            inner = self.candidates(server, tool, name.rstrip("s"), items, rng, bound, context)
             if it in ("number", "integer"):
                 return [[3, 5, 8, 13], [2.5, 4.0, 9.5]]
-            return [inner[:2] or _WORDS[:2]]
+            return [inner[:2] or (_WORDS[:2] if world else self.own_words(server, name, rng)[:2])]
         if typ == "object":
             oprops = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
             req = [r for r in schema.get("required", []) or [] if r in oprops] or list(oprops)[:3]
@@ -340,9 +415,30 @@ class ValueBank:
                     obj[r] = sub[0]
             return [obj]
         strs = [v for v in out if isinstance(v, str)] + [str(v) for v in out if isinstance(v, (int, float))]
+        if not strs and not world:
+            strs = self.own_words(server, name, rng)[:4]
         if not strs:
             strs = [rng.choice(_STATIC["text"] if "text" in name.lower() or "content" in name.lower() else _WORDS)]
         return list(dict.fromkeys(strs))[:4]
+
+    def own_words(self, server: str, name: str, rng: random.Random) -> list[str]:
+        """Words for a string parameter of a server that does not work on the seed world, from its own data:
+        names its listings gave (those of the parameter's noun first), values learned in this plan, lines and
+        names of its own files; never the seed world's words."""
+        disc = self.discovered.get(server, {})
+        low = name.lower()
+        keyed = [v for k, vals in disc.items() if k != "_listed" and len(k) > 2 and k in low for v in vals]
+        listed = [v for k in ("_listed", "entity", "table", "id") for v in disc.get(k, [])]
+        learned = [v for k in ("entity", "id", "table", "_listed") for v in self.learned.get(k, [])]
+        files = self.own_files.get(server, [])
+        lines: list[str] = []
+        if any(w in low for w in ("text", "content", "body", "old", "search", "pattern", "query", "observation")):
+            lines = [ln for f in files[:20] for ln in _text_lines(f)][:6]
+        stems = [Path(f).stem for f in files[:20]]
+        words = [w for w in [*keyed, *lines, *listed, *learned, *stems]
+                 if isinstance(w, str) and 0 < len(w) <= 120 and not w.startswith("/") and not _JUNK.fullmatch(w)]
+        words = list(dict.fromkeys(words))
+        return words or [f"{server} note"]
 
     def _own_candidates(self, server: str, name: str, tool: str, concept: str, own_kinds: list[str], context: str,
                         rng: random.Random, disc: dict[str, list[Any]]) -> list[Any]:
@@ -355,7 +451,14 @@ class ValueBank:
                 return ["main", "HEAD", "master"]
             return list(dirs)
         if concept == "sql":
-            tables = [t for t in disc.get("table", []) if isinstance(t, str) and re.fullmatch(r"[\w.]+", t)]
+            named = [*disc.get("table", []), *self.learned.get("table", []), *disc.get("_listed", [])]
+            tables = list(dict.fromkeys(t for t in named if isinstance(t, str) and re.fullmatch(r"[A-Za-z_]\w*", t)))
+            verb = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool).lower()
+            if "create" in verb:  # a create_table tool takes only CREATE TABLE
+                return ["CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, note TEXT, day TEXT)"]
+            if re.search(r"(^|_)(write|insert|update|delete|modify)(_|$)", verb):
+                return [f"DELETE FROM {t} WHERE rowid < 0" for t in tables[:2]] or \
+                    ["CREATE TABLE IF NOT EXISTS visits (id INTEGER PRIMARY KEY, note TEXT, day TEXT)"]
             return [f"SELECT * FROM {t} LIMIT 5" for t in tables[:3]] + [f"SELECT COUNT(*) AS n FROM {t}"
                                                                           for t in tables[:2]]
         kinds = own_kinds or _kinds(f"{server} {tool} {context[:400]}")

@@ -1,7 +1,8 @@
+import pytest
 from datasets import load_dataset
 
 from firefly_eval.dataset_format import load_tasks
-from firefly_eval.generation.dataset import build_dataset, near_duplicate_share, ngram_overlap
+from firefly_eval.generation.dataset import EmptyDatasetError, build_dataset, near_duplicate_share, ngram_overlap
 from firefly_eval.schema import CallRecord, Task
 
 
@@ -52,6 +53,8 @@ def test_export_split_limit_is_a_deterministic_sample_with_its_calls(tmp_path):
     report = export_split(tmp_path / "d", "test", tmp_path / "all", verify_replay=False)
     assert report["calls"] == 0  # the card counts the calls written: none of these tasks' calls exist
     # with the replay check on, tasks whose reference calls do not replay are dropped and counted
-    checked = export_split(tmp_path / "d", "test", tmp_path / "checked")
-    assert checked["counts"]["test"] == 0 and checked["filters"]["dropped_dataset_replay"] == n_test
+    # none replays: no dataset is written (a 0-task dataset does not load with `datasets`)
+    with pytest.raises(EmptyDatasetError, match=f"none of the {n_test} task\\(s\\) replays to its gold answer"):
+        export_split(tmp_path / "d", "test", tmp_path / "checked")
+    assert not (tmp_path / "checked").exists()
     assert len(load_tasks(tmp_path / "all", "test")) == n_test
