@@ -11,11 +11,12 @@ source change), so the same script measures the code before and after a change:
 * CPU seconds of this process and of the server processes (``RUSAGE_CHILDREN``: every server has exited
   and been reaped when ``generate`` returns);
 * server process starts (the first start of each server included) and in-place file swaps;
-* the identity hash: sha256 of the plans and of every recorded call's (server, tool, arguments, result),
-  discovery calls first, then the shards in plan order. ``RUN/call_digests.txt`` lists one digest per
-  call, so two runs can be diffed to find the first call that differs. Servers flagged
-  ``deterministic: false`` (a clock, a call log) give other results from run to run whatever the code,
-  so a second hash leaves their results out.
+* the identity hash: sha256 of the plans and of every recorded call's (server, tool, arguments, result):
+  the discovery calls of the servers the plans use, then the shards in plan order. ``RUN/call_digests.txt``
+  lists one digest per call, so two runs can be diffed to find the first call that differs. Two runs of
+  the same code differ where a result carries a clock or a process-specific id, so a second hash, the
+  one to compare, leaves out the results of servers flagged ``deterministic: false`` (a clock, a call
+  log) and masks timestamps, epoch seconds, uuids and long digit runs in the others (``stable``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import resource
 import time
 from collections import Counter
@@ -146,8 +148,32 @@ def digest(obj: Any) -> str:
 
 
 volatile_servers = {s.name for s in specs if not s.deterministic}
+_MASKS = [re.compile(p) for p in (
+    r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?",  # ISO date-times
+    r"\w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT[+-]\d{4}( \([^)]*\))?",  # JavaScript Date strings
+    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",  # uuids
+    r"\b1[6-9]\d{8}(\.\d+)?\b",  # epoch seconds
+    r"\b\d{12,}\b")]  # object ids, epoch milliseconds
+
+
+def stable(value: Any) -> Any:
+    """``value`` with clocks and process-specific ids masked (see the module docstring)."""
+    if isinstance(value, str):
+        for pat in _MASKS:
+            value = pat.sub("#", value)
+        return value
+    if isinstance(value, list):
+        return [stable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: stable(v) for k, v in value.items()}
+    return value
+
+
+plan_servers = {s for line in (opt.run / "plans.jsonl").read_text().splitlines() if line.strip()
+                for s, _ in json.loads(line)["nodes"]}
 disc = json.loads((opt.run / "discovery.json").read_text())
-calls: list[dict[str, Any]] = [c for srv in sorted(disc) for c in disc[srv]["calls"] if "error" not in c]
+calls: list[dict[str, Any]] = [c for srv in sorted(disc) if srv in plan_servers for c in disc[srv]["calls"]
+                               if "error" not in c]
 for path in sorted((opt.run / "shards").glob("*.json")):
     calls += json.loads(path.read_text())["calls"]
 rows = [(c["server"], c["tool"], c["arguments"], c["result"]) for c in calls]
@@ -155,7 +181,7 @@ lines = [f"{digest(r)[:16]} {r[0]}.{r[1]}" for r in rows]
 (opt.run / "call_digests.txt").write_text("\n".join(lines) + "\n")
 h_plans = hashlib.sha256((opt.run / "plans.jsonl").read_bytes()).hexdigest()[:16]
 h_calls = digest(rows)[:16]
-h_det = digest([r if r[0] not in volatile_servers else r[:3] for r in rows])[:16]
+h_det = digest([r[:3] if r[0] in volatile_servers else stable(r) for r in rows])[:16]
 
 kept = summary["counts"]["train"] + summary["counts"]["test"]
 live = seconds["calls during explore"]
@@ -175,5 +201,5 @@ print(f"server starts {counts['server starts']} ({len(per)} servers; most: "
 fleet_stats = summary.get("fleet_stats")
 if fleet_stats:
     print(f"fleet: {json.dumps(fleet_stats, sort_keys=True)}")
-print(f"identity: plans {h_plans}, calls {h_calls} ({len(rows)} calls), calls without the results of "
-      f"non-deterministic servers {h_det}; digests in {opt.run / 'call_digests.txt'}")
+print(f"identity: plans {h_plans}, calls {h_calls} ({len(rows)} calls), stable {h_det} (results of non-deterministic "
+      f"servers left out, clocks and ids masked); digests in {opt.run / 'call_digests.txt'}")

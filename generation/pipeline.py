@@ -44,7 +44,7 @@ from firefly_eval.facts import error_reason
 from firefly_eval.generation.synthesize import SynthesisDrop, fact_value, synthesize_task
 from firefly_eval.generation.values import ValueBank, discovered_values
 from firefly_eval.generation.verify import Verifier
-from firefly_eval.mcp.fleet import Fleet
+from firefly_eval.mcp.fleet import Fleet, StartReport
 from firefly_eval.mutation import is_mutating
 from firefly_eval.sandbox import SANDBOX_ROOT, process_root, relocate_record, remove_stale_roots
 from firefly_eval.schema import CallRecord, Plan, ServerSpec, Task, ToolSpec, content_hash
@@ -178,6 +178,11 @@ class PlanProcessor:
         disc = json.loads(Path(cfg.discovery_file).read_text()) if cfg.discovery_file and \
             Path(cfg.discovery_file).exists() else {}
         self.discovered = {n: fleet.to_live(d.get("values", {})) for n, d in disc.items()}
+        # a local run starts and discovers a server just before its first plan (prepare_servers); None: the
+        # fleet was started and discovered up front (Ray workers read the driver's discovery.json)
+        self.lazy: tuple[set[tuple[str, str]], Path] | None = None
+        self._disc_all: dict[str, Any] = disc
+        self._prepared: set[str] = set()
         self.world_servers = set(getattr(fleet, "world_servers", {s.name for s in specs}))
         own = getattr(fleet, "own", {})
         self.own_files = {n: o.files() for n, o in own.items()}
@@ -204,9 +209,35 @@ class PlanProcessor:
         self.llm_stats.merge(stats)
         return shard
 
+    async def prepare_servers(self, servers: list[str]) -> None:
+        """Wait for the plan's servers to be started (``Fleet.start_in_order`` started them in plan order) and
+        call the listings of each one not yet discovered, adding them to RUN/discovery.json. Raises
+        :class:`GenerateError` naming the servers that did not start (the plan then fails and a re-run
+        retries it)."""
+        if self.lazy is None:
+            return
+        skip, disc_path = self.lazy
+        fleet = self.fleet
+        await fleet.ensure_started(servers)
+        down = [s for s in servers if s in fleet.failed]
+        if down:
+            raise GenerateError("server(s) did not start: " + "; ".join(
+                f"{s}: {fleet.failed[s].splitlines()[0][:200]}" for s in down))
+        todo = {s for s in servers if s not in self._prepared and s not in self._disc_all}
+        if todo:
+            found = await discover(fleet, skip, todo)
+            self._disc_all.update(found)
+            for name, d in found.items():
+                self.discovered[name] = fleet.to_live(d.get("values", {}))
+            _atomic_write(disc_path, json.dumps(self._disc_all, ensure_ascii=False))
+        self._prepared.update(servers)
+
     async def _run(self, plan: Plan, stats: LLMStats) -> dict[str, Any]:
         fleet, cfg = self.fleet, self.cfg
         conn = cfg.max_connections
+        t0 = time.perf_counter()
+        await self.prepare_servers(plan.servers)
+        self.timing["start and discovery"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         # only the plan's own servers: with plans in flight, another plan may be using the others
         await fleet.reset_episode(set(plan.servers), only=True)
@@ -283,7 +314,7 @@ async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict
                     limit: int) -> None:
     """Run up to ``limit`` plans at once on one fleet, never two plans on one server (a plan holds all
     its servers until its shard is written). Each shard is written as its plan ends, and the plan's servers
-    are then reset in the background (``Fleet.reset_episode(wait=False)``: a restart or a file restore runs
+    that a later plan uses are then reset in the background (``Fleet.reset_episode(wait=False)``: a restart or a file restore runs
     beside the next plans). Plans start in order as their servers become free, the first one whose servers
     are not being reset first: a plan waits for a restart only when every waiting plan would (every plan
     starts on fresh state, so the order they run in does not change what they record). With ``limit`` 1
@@ -306,7 +337,8 @@ async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict
             plan = running.pop(t)
             busy -= set(plan.servers)
             write(t.result())  # proc.run reports its own errors in the shard
-            await fleet.reset_episode(set(plan.servers), only=True, wait=False)
+            later = {s for p in pending for s in p.servers}  # a server no later plan uses is not reset
+            await fleet.reset_episode(set(plan.servers) & later, only=True, wait=False)
 
 
 _READS = re.compile(r"(^|_)(list|get|read|show|describe|status|log|logs|info|view|tables|schema|summary|stats|"
@@ -331,11 +363,15 @@ def _discovery_tools(fleet: Fleet, skip: set[tuple[str, str]], per_server: int =
     return out
 
 
-async def discover(fleet: Fleet, skip: set[tuple[str, str]]) -> dict[str, Any]:
+async def discover(fleet: Fleet, skip: set[tuple[str, str]], servers: set[str] | None = None) -> dict[str, Any]:
     """Call each server's listings/getters once (:func:`_discovery_tools`); server -> its calls (canonical)
-    and the values they returned (concept -> values), for that server's value bank."""
+    and the values they returned (concept -> values), for that server's value bank. ``servers``: only
+    those (a local run discovers a server just before its first plan). The servers are then reset in the
+    background (each plan awaits the resets of its own servers)."""
     out: dict[str, Any] = {}
     for server, tools in _discovery_tools(fleet, skip).items():
+        if servers is not None and server not in servers:
+            continue
         calls: list[dict[str, Any]] = []
         values: dict[str, list[Any]] = {}
         for t in tools:
@@ -351,7 +387,7 @@ async def discover(fleet: Fleet, skip: set[tuple[str, str]]) -> dict[str, Any]:
                     bucket = values.setdefault(concept, [])
                     bucket.extend(v for v in vals if v not in bucket)
         out[server] = {"calls": calls, "values": {k: v[:20] for k, v in values.items()}}
-    await fleet.reset_episode(wait=False)  # each plan awaits the resets of its own servers
+    await fleet.reset_episode(servers, only=servers is not None, wait=False)
     return out
 
 
@@ -373,9 +409,57 @@ def _start_failures(reports: list[Any]) -> str:
                      for r in reports if not r.ok)
 
 
-async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Callable[[str, int, int], None]):
-    """Start the fleet, write tools.json, call each server's listings once, build or reload graph and plans."""
-    reports = await fleet.start()
+def tools_cache_path(digest: str) -> Path:
+    """Where the tool lists of a fleet (by :func:`fleet_hash`: commands, pins, args, env) are kept between runs."""
+    from firefly_eval.mcp.config import firefly_home
+
+    return firefly_home() / "cache" / f"tools-{digest[:24]}.json"
+
+
+def _read_tools_cache(path: Path, fleet: Fleet) -> list[ToolSpec] | None:
+    """The cached tool lists (canonical paths made this fleet's), or None when there is none or it is unreadable."""
+    try:
+        data = json.loads(path.read_text())
+        return [ToolSpec.model_validate(fleet.to_live(t)) for t in data["tools"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_tools_cache(path: Path, fleet: Fleet, digest: str) -> None:
+    tools = [fleet.to_canonical(t.model_dump(mode="json")) for t in sorted(fleet.tools.values(), key=lambda t: t.key)]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(path, json.dumps({"fleet_hash": digest, "tools": tools}))
+    except OSError:  # a read-only home: the next run lists the tools again
+        pass
+
+
+async def _start_or_adopt(fleet: Fleet, digest: str, lazy: bool) -> list[Any]:
+    """The fleet's tools: with ``lazy`` and a cached listing of this fleet, the cached tools (the servers start
+    later, in plan order) and a start of only the servers the cache lacks; else a start of every server.
+    The cache is written for the next run."""
+    cache = tools_cache_path(digest) if digest else None
+    cached = _read_tools_cache(cache, fleet) if cache is not None and lazy else None
+    if cached is None:
+        reports = await fleet.start()
+    else:
+        fleet.adopt_tools(cached)
+        known = {t.server for t in cached}
+        missing = [n for n in fleet.connections if n not in known]
+        reports = await fleet.start(names=missing) if missing else []
+        reports += [StartReport(n, True) for n in sorted(known & set(fleet.connections))]
+    if cache is not None and any(r.ok for r in reports):
+        _write_tools_cache(cache, fleet, digest)
+    return reports
+
+
+async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Callable[[str, int, int], None],
+                   digest: str = "") -> tuple[list[Plan], dict[str, Any], set[tuple[str, str]]]:
+    """The fleet's tools (started, or from the cache of this fleet's listing), tools.json, the graph and
+    plans (built or reloaded), and the tools discovery leaves out. A Ray run calls every server's listings
+    here (workers read discovery.json); a local run does it per server before its first plan."""
+    lazy = cfg.executor != "ray"
+    reports = await _start_or_adopt(fleet, digest, lazy)
     progress("servers", sum(r.ok for r in reports), len(reports))
     if not any(r.ok for r in reports):
         raise GenerateError(f"no server started ({len(reports)} in the fleet): {_start_failures(reports)}")
@@ -396,7 +480,7 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
     cards = load_cards(cfg.cards_dirs)
     skip |= {k for k, c in cards.items() if c.use == "never"}  # chatter, env, random
     disc_path = run / "discovery.json"
-    if not disc_path.exists():
+    if not lazy and not disc_path.exists():
         _atomic_write(disc_path, json.dumps(await discover(fleet, skip), ensure_ascii=False))
     cfg.discovery_file = str(disc_path)
     if plans_path.exists():
@@ -408,14 +492,17 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
         usable = [t for t in tools if t.key not in skip]
         plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, prefer=card_flows(cards, usable),
                              late_starters={k for k, c in cards.items() if c.trivial},
-                             openers={k[0]: k for k, c in cards.items() if c.opens and k in fleet.tools})
+                             openers={k[0]: k for k, c in cards.items() if c.opens and k in fleet.tools},
+                             answerers={t.key for t in usable if (c := cards.get(t.key)) is None
+                                        or (c.use == "answer" and not c.trivial and c.outputs)})
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
-    return plans, graph_stats
+    return plans, graph_stats, skip
 
 
-async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress: Callable[[str, int, int], None]) -> dict[str, Any]:
+async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress: Callable[[str, int, int], None],
+               digest: str = "") -> dict[str, Any]:
     shards = run / "shards"
     shards.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -426,7 +513,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     root.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name, canonical_root=SANDBOX_ROOT)
     try:
-        plans, graph_stats = await _prepare(run, fleet, cfg, progress)
+        plans, graph_stats, skip = await _prepare(run, fleet, cfg, progress, digest)
         fleet_info = {"servers_failed": {n: e.splitlines()[0][:300] for n, e in fleet.failed.items()},
                       "stateful": dict(sorted(fleet.stateful_why.items())),
                       "world_servers": sorted(fleet.world_servers),
@@ -451,7 +538,12 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             timing, llm = extra.get("timing", {}), extra.get("llm", {})
         else:
             proc = PlanProcessor(fleet, specs, cfg, root)
+            proc.lazy = (skip, run / "discovery.json")
+            # only the servers the plans use, in the order the plans need them
+            fleet.start_in_order(list(dict.fromkeys(s for p in todo for s in p.servers)))
             await run_plans(todo, proc, write, cfg.max_connections)
+            # servers started in plan order may have failed since
+            fleet_info["servers_failed"] = {n: e.splitlines()[0][:300] for n, e in fleet.failed.items()}
             servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
             timing = {k: round(v, 1) for k, v in proc.timing.items()}
             timing.update({f"fleet {k}": round(v, 1) for k, v in sorted(fleet.stats.items())})
@@ -690,7 +782,7 @@ def _generate_locked(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
     if force:
         discard_run(run)
     _load_or_write_config(run, cfg, digest)
-    summary = asyncio.run(_run(run, specs, cfg, progress))
+    summary = asyncio.run(_run(run, specs, cfg, progress, digest))
     tasks, calls, counts, by_server = collect_by_server(run, cfg.max_server_share)
     if cfg.explorer or cfg.synthesizer or cfg.judge:  # per stage over all shards (resumed runs too), cost
         summary["llm"] = {**summary.get("llm", {}), **llm_totals(run, cfg, len(tasks))}

@@ -81,14 +81,17 @@ class Fleet:
         self.history = HistoryTracker({s.name for s in specs if s.stateful})
         self.failed: dict[str, str] = {}
         self._pending: dict[str, asyncio.Task[None]] = {}
+        self._starting: dict[str, asyncio.Task[None]] = {}  # background starts (start_in_order)
+        self._start_gate: asyncio.Semaphore | None = None
         # episode resets done (restarts, in-place file restores) and their seconds, for the run summary
         self.stats: defaultdict[str, float] = defaultdict(float)
         # the root records are written in (None: this fleet's own); history keys are computed on
         # canonical arguments, so they match across workers whose sandboxes live in different folders
         self.canonical_root = str(canonical_root) if canonical_root is not None else str(self.sandbox_root)
 
-    async def start(self, parallel: int = 6) -> list[StartReport]:
-        """Start every server and list its tools; failures are reported, the others go on."""
+    async def start(self, parallel: int = 6, names: list[str] | None = None) -> list[StartReport]:
+        """Start every server (or those in ``names``) and list its tools; failures are reported, the
+        others go on."""
         sem = asyncio.Semaphore(parallel)
 
         async def one(name: str) -> StartReport:
@@ -106,7 +109,53 @@ class Fleet:
                 self._infer_stateful(name, tools)
                 return StartReport(name, True, tools, time.perf_counter() - t0)
 
-        return list(await asyncio.gather(*(one(n) for n in self.connections)))
+        todo = list(self.connections) if names is None else [n for n in names if n in self.connections]
+        return list(await asyncio.gather(*(one(n) for n in todo)))
+
+    def adopt_tools(self, tools: list[ToolSpec]) -> None:
+        """Take servers' tool lists from an earlier listing of the same fleet (``firefly generate`` keeps one
+        per fleet hash) instead of starting them now: the tools are known and statefulness is inferred as
+        :meth:`start` would; the processes start later, when a plan needs them (:meth:`start_in_order`)."""
+        by_server: dict[str, list[ToolSpec]] = defaultdict(list)
+        for t in tools:
+            if t.server in self.connections:
+                by_server[t.server].append(t)
+        for name, listed in by_server.items():
+            for t in listed:
+                self.tools[t.key] = t
+            self._infer_stateful(name, listed)
+
+    def start_in_order(self, names: list[str], parallel: int = 2) -> None:
+        """Start the servers ``names`` in the background, in that order, at most ``parallel`` at once (the
+        servers of the first plans first); a failed start is recorded in ``failed``. Servers already started
+        or scheduled are skipped. :meth:`ensure_started` waits for them."""
+        if self._start_gate is None:
+            self._start_gate = asyncio.Semaphore(parallel)
+        gate = self._start_gate
+
+        async def one(name: str) -> None:
+            async with gate:
+                conn = self.connections[name]
+                if name in self.failed or conn.alive:
+                    return
+                t0 = time.perf_counter()
+                try:
+                    await conn.start()
+                except (ServerError, OSError, ValueError) as exc:
+                    self.failed[name] = str(exc)
+                self.stats["starts_in_order"] += 1
+                self.stats["start_in_order_s"] += time.perf_counter() - t0
+
+        for name in names:
+            if name not in self._starting and name in self.connections:
+                self._starting[name] = asyncio.create_task(one(name))
+
+    async def ensure_started(self, names: list[str] | set[str]) -> None:
+        """Wait until the servers ``names`` are started (or have failed: see ``failed``); a server no
+        :meth:`start_in_order` scheduled is scheduled now."""
+        wanted = [n for n in sorted(names) if n in self.connections]
+        self.start_in_order(wanted)
+        await asyncio.gather(*(self._starting[n] for n in wanted))
 
     def _infer_stateful(self, name: str, tools: list[ToolSpec]) -> None:
         """Stateful unless the entry says ``firefly.stateful``: a server with a state-changing tool (the
@@ -251,8 +300,12 @@ class Fleet:
         self.stats["restart_s"] += time.perf_counter() - t0
 
     async def close(self) -> None:
-        if self._pending:
-            await asyncio.gather(*self._pending.values(), return_exceptions=True)
+        """Stop every server at once (``ServerConnection.kill``: the sandboxes are the fleet's own copies,
+        nothing waits for a graceful exit) and remove the sandbox root when the fleet made it."""
+        waits = [*self._pending.values(), *self._starting.values()]
+        if waits:
+            await asyncio.gather(*waits, return_exceptions=True)
+        await asyncio.gather(*(c.kill() for c in self.connections.values()), return_exceptions=True)
         await asyncio.gather(*(c.close() for c in self.connections.values()), return_exceptions=True)
         if self._own_root:
             shutil.rmtree(self.sandbox_root, ignore_errors=True)

@@ -145,4 +145,40 @@ def test_run_plans_takes_the_first_plan_whose_servers_are_not_being_reset(resett
     plans = [_plan("p1", "a"), _plan("p2", "b"), _plan("p3", "a", "b")]
     run(run_plans(plans, proc, lambda shard: written.append(shard["plan"]), limit=1))  # type: ignore[arg-type]
     assert proc.order == expected and written == expected
-    assert fleet.scheduled == [{"a"} if p == "p1" else {"b"} if p == "p2" else {"a", "b"} for p in expected]
+    # each plan's servers are reset when it ends, but only those a later plan uses
+    later = [set().union(*({"p1": {"a"}, "p2": {"b"}, "p3": {"a", "b"}}[q] for q in expected[k + 1:]))
+             for k in range(len(expected))]
+    mine = [{"p1": {"a"}, "p2": {"b"}, "p3": {"a", "b"}}[p] for p in expected]
+    assert fleet.scheduled == [m & rest for m, rest in zip(mine, later)]
+    assert fleet.scheduled[-1] == set()
+
+
+def test_cached_tools_start_nothing_and_servers_start_in_plan_order(tmp_path, monkeypatch):
+    from firefly_eval.generation.pipeline import _start_or_adopt, fleet_hash, tools_cache_path
+
+    monkeypatch.setenv("FIREFLY_HOME", str(tmp_path / "home"))
+    specs = [spec("st"), ServerSpec(name="gone", command="definitely-not-a-command-xyz")]
+    digest = fleet_hash(specs)
+
+    async def go():
+        first = Fleet(specs, sandbox_root=tmp_path / "r1")
+        try:  # no cache: every server starts and lists its tools; the listing is cached
+            reports = {r.server: r.ok for r in await _start_or_adopt(first, digest, lazy=True)}
+            assert reports == {"st": True, "gone": False} and tools_cache_path(digest).exists()
+            listed = sorted(first.tools)
+        finally:
+            await first.close()
+        fleet = Fleet(specs, sandbox_root=tmp_path / "r2")
+        try:  # cached: the tools are known, only the server the cache lacks is tried, nothing else runs
+            reports = {r.server: r.ok for r in await _start_or_adopt(fleet, digest, lazy=True)}
+            assert reports == {"st": True, "gone": False}
+            assert sorted(fleet.tools) == listed and not fleet.connections["st"].alive
+            assert fleet.specs["st"].stateful and "st" in fleet.history.stateful
+            fleet.start_in_order(["st"])
+            await fleet.ensure_started(["st"])
+            assert fleet.connections["st"].alive
+            assert text(await fleet.call("st", "count", {})) == "0"
+        finally:
+            await fleet.close()
+
+    run(go())
