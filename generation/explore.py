@@ -157,11 +157,10 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
         card = cards.get((rec.server, rec.tool)) if rec is not None else None
         if rec is None or card is None or card.use != "answer":
             continue
-        # a number flows where it means the same thing: within one server's own workflow, or from a
-        # looked-up figure into a calculation ("convert the largest order total"); never from one
-        # conversion into an unrelated one ("6 foot in metres" is not a weight)
-        numbers_flow = (rec.server == tool.server and not (own and own.trivial)) or \
-            (bool(own and own.trivial) and not card.trivial)
+        # a number flows only within one server's own workflow (a row count into a row index): across
+        # servers it read as nonsense in review ("convert the power that number of rows watt",
+        # "check whether that width is a leap year", "6 foot in metres" is not a weight)
+        numbers_flow = rec.server == tool.server and not (own and own.trivial)
         for o in card.outputs:
             v = fact_value(rec, o.key)
             out_concept = param_concept(o.name, {})

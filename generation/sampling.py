@@ -37,8 +37,9 @@ def _default_can_produce(name: str, schema: dict[str, Any]) -> bool:
 
 def card_flows(cards: dict[Key, Any], tools: list[ToolSpec]) -> set[tuple[Key, Key]]:
     """Tool pairs (src, dst) where an answer fact of src's card can feed a parameter of dst: the
-    same concept (a commit hash into a revision, a path into a path), or a looked-up figure into a
-    calculation. Plans along these pairs give questions that need the chain."""
+    same concept (a commit hash into a revision, a path into a path, a date into a date). Numbers
+    are left out: across tools they rarely mean the same thing. Plans along these pairs give
+    questions that need the chain."""
     from firefly_eval.generation.graph import param_concept
 
     produces: dict[Key, set[str]] = {}
@@ -48,23 +49,17 @@ def card_flows(cards: dict[Key, Any], tools: list[ToolSpec]) -> set[tuple[Key, K
             continue
         produces[t.key] = {c for o in card.outputs if (c := param_concept(o.name, {})) and c != "number"}
     takes: dict[Key, set[str]] = {}
-    numeric: set[Key] = set()
     for t in tools:
         props = (t.input_schema or {}).get("properties") or {}
         for name, sch in props.items():
             c = param_concept(name, sch if isinstance(sch, dict) else {})
-            if c == "number":
-                numeric.add(t.key)
-            elif c:
+            if c and c != "number":
                 takes.setdefault(t.key, set()).add(c)
-    trivial = {k for k, c in cards.items() if getattr(c, "trivial", False)}
     pairs: set[tuple[Key, Key]] = set()
     for s, outs in produces.items():
         for d in takes:
             if d != s and outs & takes[d]:
                 pairs.add((s, d))
-        if s not in trivial:
-            pairs.update((s, d) for d in numeric & trivial if d[0] != s[0])
     return pairs
 
 
@@ -100,6 +95,7 @@ def sample_plans(
     late_starters: set[Key] | None = None,
     late_start_share: float = 0.8,
     openers: dict[str, Key] | None = None,
+    answerers: set[Key] | None = None,
 ) -> list[Plan]:
     """Sample ``n`` distinct plans deterministically for a seed.
 
@@ -115,6 +111,9 @@ def sample_plans(
     to work on); a plan starting with one is drawn again with probability ``late_start_share``.
     ``openers``: per server, the tool that opens what its other tools work on (a document); a
     plan using that server starts with it (see :func:`with_openers`).
+    ``answerers``: tools whose result can answer a question (not a change, not common knowledge);
+    a plan without one gets one after its last node (a successor, else a tool of that server), so
+    that a question can ask something.
     """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
@@ -134,6 +133,11 @@ def sample_plans(
         if s in ok_tools and d in ok_tools:
             succ[s].append(d)  # type: ignore[arg-type]
             pred[d].append(s)  # type: ignore[arg-type]
+    have = {(s, d) for s in succ for d in succ[s]}
+    for s, d in sorted(prefer or ()):  # a value can flow along these: they are edges even where the graph has none
+        if s in ok_tools and d in ok_tools and (s, d) not in have:
+            succ[s].append(d)
+            pred[d].append(s)
     for k in succ:
         succ[k].sort()
     for k in pred:
@@ -234,6 +238,15 @@ def sample_plans(
                 servers.add(nxt[0])
         if len(nodes) < 2:
             continue
+        if answerers and not any(k in answerers for k in nodes):
+            tail = nodes[-1]
+            opts = [o for o in succ.get(tail, []) if o in answerers and o not in nodes]
+            opts = opts or sorted(k for k in answerers if k[0] == tail[0] and k not in nodes)
+            if not opts:
+                continue
+            edges.append((len(nodes) - 1, len(nodes)))
+            nodes.append(least_used(opts))
+            servers.add(nodes[-1][0])
         # the realised shape decides the label
         if pattern == "fan-out" and len(nodes) < 3 or pattern == "fan-in" and len(nodes) < 3:
             pattern = "sequence"

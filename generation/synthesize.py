@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from firefly_eval.cards import OutputCard, ToolCard, derived_card, slots, wording
+from firefly_eval.cards import OutputCard, ToolCard, _words, derived_card, slots, wording
 from firefly_eval.facts import (
     UUIDISH,
     Fact,
@@ -249,7 +249,7 @@ _UNDO = [("add", "remove"), ("add", "delete"), ("insert", "delete"), ("create", 
 def _reference_phrase(noun: str) -> str:
     """"the sheet name" -> "that sheet": a reference names the thing, not its name or id."""
     noun = re.sub(r"^(the|a|an|that|this)\s+", "", noun.strip())
-    noun = re.sub(r"\s+(name|id|identifier|value|number)$", "", noun) or noun
+    noun = re.sub(r"\s+(name|id|identifier|value|number|index|key)$", "", noun) or noun
     return "that " + noun
 
 
@@ -271,7 +271,10 @@ def _insert_reference(goal: str, param: str, phrase: str) -> str:
     if after and after.group(1).lower() in words:
         end += after.end()  # "the {sheet} sheet" + "that sheet" -> "that sheet"
     if before and before.group(2).lower() in words:
-        start = before.start()  # "flight {flight_number}" + "that flight" -> "that flight"
+        # "flight {flight_number}" + "that flight" -> "that flight"; "the PIX payment code {v}" +
+        # "that PIX code" -> "that PIX code": the noun phrase from its determiner is replaced
+        det = re.search(r"\b(the|a|an)\s+((?!(?:of|for|in|on|to|from|with|at|by|and)\b)\w+\s+){0,3}$", goal[:at])
+        start = det.start() if det else before.start()
     elif goal[:at].rstrip().lower().endswith(("the", "a", "an")) and goal[:at].endswith(" "):
         start = goal[:at].rstrip().rfind(" ") + 1  # "the {x}" + "that x" -> "that x"
     return goal[:start] + phrase + goal[end:]
@@ -321,8 +324,8 @@ def _bind_arguments(steps: list[_Step]) -> None:
     user. A value the user already stated for an earlier step stays stated (a reference to it
     would be ambiguous: "that item" when two items were named)."""
     for i, st in enumerate(steps):
-        stated = {normalize_text(str(coerce(v))) for e in steps[:i] for pn, v in e.record.arguments.items()
-                  if pn not in e.bound and not isinstance(v, (dict, list))}
+        stated = {normalize_text(str(coerce(x))) for e in steps[:i] for pn, v in e.record.arguments.items()
+                  if pn not in e.bound for x in (v if isinstance(v, list) else [v]) if not isinstance(x, (dict, list))}
         for param, value in st.record.arguments.items():
             if isinstance(value, (dict, list)) or normalize_text(str(value)) in stated:
                 continue
@@ -336,8 +339,13 @@ def _bind_arguments(steps: list[_Step]) -> None:
                 continue  # the name of a new thing is the user's choice, not an earlier result
             if out is not None and out.refer:
                 phrase = _fill(out.refer, src)
+                if phrase.lower().startswith("that "):
+                    phrase = _reference_phrase(phrase)  # "that slide index" -> "that slide"
             else:  # the card of the consumer says what the value is: "the sheet name" -> "that sheet"
-                phrase = _reference_phrase(st.card.inputs.get(param) or "result")
+                noun = st.card.inputs.get(param)
+                if not noun or _reference_phrase(noun).lower() in _VAGUE:
+                    noun = _words(param) or "result"  # "that email", "that user" say more than "that result"
+                phrase = _reference_phrase(noun)
             if phrase.lower() in _VAGUE and i > 1:
                 raise SynthesisDrop("dropped_ambiguous_reference")
             st.bound[param] = (src.step.node, phrase)
@@ -347,6 +355,9 @@ def _bind_arguments(steps: list[_Step]) -> None:
 def _fill(text: str, st: _Step, root: str = WORKSPACE_ROOT) -> str:
     """An output's ask/refer with its ``{param}`` slots worded from the step's own arguments."""
     for param in slots(text):
+        if param in st.bound:  # "the primary key of that table", not the value the chain produced
+            text = text.replace("{" + param + "}", st.bound[param][1])
+            continue
         value = st.record.arguments.get(param, _default(st.tool, param))
         if value is _MISSING:
             raise SynthesisDrop("dropped_card_slot_unfilled")
