@@ -53,6 +53,15 @@ class LLMStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         add_usage(self.usage, other.usage)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LLMStats:
+        """Counters and usage read back from :meth:`as_dict` (a shard's ``llm``, a Ray worker's stats)."""
+        out = cls()
+        for name in _COUNTERS:
+            setattr(out, name, int(data.get(name, 0)))
+        add_usage(out.usage, data.get("usage", {}))
+        return out
+
     def counters(self) -> dict[str, int]:
         """The malformed-output counters by name."""
         return {name: getattr(self, name) for name in _COUNTERS}
