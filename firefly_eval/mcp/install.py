@@ -127,18 +127,21 @@ def _install_npm(spec: ServerSpec, dest: Path, env: dict[str, str], timeout: flo
                    check=True, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def _install_pypi(spec: ServerSpec, dest: Path, env: dict[str, str], timeout: float) -> None:
+def _install_pypi(spec: ServerSpec, dest: Path, env: dict[str, str], timeout: float, compile_bytecode: bool) -> None:
     uv = _uv()
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(dest)], check=True, capture_output=True,
                    text=True, timeout=timeout, env=env)
     # --compile-bytecode: the first start imports from .pyc (math-mcp once took >60 s to compile on start)
-    subprocess.run([uv, "pip", "install", "-q", "--compile-bytecode", "--python", str(dest / "bin" / "python"),
-                    spec.pin, *spec.constraints], check=True, capture_output=True, text=True, timeout=timeout,
-                   env=env)
+    subprocess.run([uv, "pip", "install", "-q", *(["--compile-bytecode"] if compile_bytecode else []),
+                    "--python", str(dest / "bin" / "python"), spec.pin, *spec.constraints],
+                   check=True, capture_output=True, text=True, timeout=timeout, env=env)
 
 
-def install_server(spec: ServerSpec, fleet_dir: Path, timeout: float = 900) -> InstallResult:
-    """Install one server into ``fleet_dir/<name>``; skip when already installed at this pin."""
+def install_server(spec: ServerSpec, fleet_dir: Path, timeout: float = 900, compile_bytecode: bool = True
+                   ) -> InstallResult:
+    """Install one server into ``fleet_dir/<name>``; skip when already installed at this pin.
+
+    ``compile_bytecode=False`` leaves a Python server's bytecode to its first start (benchmarks compare)."""
     t0 = time.perf_counter()
     if spec.registry == "local" or not spec.package:
         return InstallResult(spec.name, "local", 0.0, "no package to install")
@@ -152,7 +155,7 @@ def install_server(spec: ServerSpec, fleet_dir: Path, timeout: float = 900) -> I
     env = dict(os.environ, **spec.install_env)
     try:
         if spec.registry == "pypi":
-            _install_pypi(spec, dest, env, timeout)
+            _install_pypi(spec, dest, env, timeout, compile_bytecode)
         else:
             _install_npm(spec, dest, env, timeout)
     except subprocess.CalledProcessError as exc:
