@@ -170,7 +170,8 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                 if tv is None or pname in strong:
                     continue
                 concept = param_concept(pname, sch)
-                same_concept = concept is not None and concept == out_concept and concept != "number"
+                same_concept = concept is not None and concept == out_concept and concept != "number" and (
+                    concept != "text" or rec.server == tool.server)  # any text is not any other tool's input
                 number_flow = numbers_flow and isinstance(v, (int, float)) and not isinstance(v, bool) and (
                     sch.get("type") in ("number", "integer") or concept == "number")
                 if same_concept or number_flow:

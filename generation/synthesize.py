@@ -262,8 +262,9 @@ def _insert_reference(goal: str, param: str, phrase: str) -> str:
     if at < 0:
         return goal
     end = at + len(slot)
-    if (end < len(goal) and goal[end].isalpha()) or (at > 0 and goal[at - 1].isalpha()):
-        raise SynthesisDrop("dropped_unwordable_reference")
+    if (end < len(goal) and (goal[end].isalpha() or goal[end] in "\"'”")) or (at > 0 and (
+            goal[at - 1].isalpha() or goal[at - 1] in "\"'“")):
+        raise SynthesisDrop("dropped_unwordable_reference")  # "the {n}th root", a heading "{text}" in quotes
     words = {w.strip(",.").lower() for w in phrase.split()} - {"that", "the", "of", "a"}
     before = re.search(r"(\b(?:the|a|an)\s+)?(\w+)\s+$", goal[:at])
     after = re.match(r"\s+(\w+)", goal[end:])
@@ -501,6 +502,9 @@ def _question(used: list[_Step], rng: random.Random, root: str) -> str:
     g = _join_goals(goals)
     question = shape.format(G=g[:1].upper() + g[1:], g=g, A=_and(asks))
     if places:
+        subjects = [pl.split(" is at ")[0] for pl in places]
+        if len(set(subjects)) < len(subjects):  # "the repository" at two places: which one?
+            raise SynthesisDrop("dropped_ambiguous_reference")
         question += " " + " ".join(places)
     if folders:
         question += " My files are in " + _and(folders) + "."

@@ -68,8 +68,8 @@ def name_leaks(task: Task, tools: dict[tuple[str, str], ToolSpec]) -> list[str]:
 
 
 def _stated(value: Any, server: str, padded_q: str, raw_q: str, worded: str | None) -> bool:
-    if worded is not None:
-        return worded in raw_q
+    if worded is not None:  # a wording may open the sentence ("Add a stock column ...")
+        return worded.lower() in raw_q.lower()
     try:
         text, folder = render_value(value, server, WORKSPACE_ROOT)
     except SynthesisDrop:

@@ -40,9 +40,10 @@ def test_references_read_as_english(goal, param, phrase, expected):
     assert _insert_reference(goal, param, phrase) == expected
 
 
-def test_a_slot_glued_to_a_word_takes_no_reference():
+@pytest.mark.parametrize("goal", ["find the {n}th root of 243", 'add the heading "{n}" to the document'])
+def test_a_slot_glued_to_a_word_or_quoted_takes_no_reference(goal):
     with pytest.raises(SynthesisDrop) as e:
-        _insert_reference("find the {n}th root of 243", "n", "that square root")
+        _insert_reference(goal, "n", "that square root")
     assert e.value.reason == "dropped_unwordable_reference"
 
 
