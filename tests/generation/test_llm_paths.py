@@ -10,7 +10,8 @@ from inspect_ai.tool import ToolCall
 from firefly_eval.agent_tools import exposed_name
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.verify import Verifier
-from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path
+from firefly_eval.mcp.config import firefly_home, load_fleet
+from firefly_eval.mcp.config import test_fleet_path as small_fleet_path
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import Plan
 
@@ -78,3 +79,60 @@ def test_llm_explorer_and_synthesizer_end_to_end():
             await fleet.close()
 
     asyncio.run(go())
+
+
+class _FakeFleet:
+    """Two tools; ``calc__fail`` always returns an error result. Stands in for the fleet: the loop is under test."""
+
+    def __init__(self):
+        from firefly_eval.schema import ToolSpec
+
+        self.tools = {("calc", n): ToolSpec(server="calc", name=n, description=f"{n} tool") for n in ("add", "fail")}
+        self.calls = []
+
+    async def call(self, server, tool, arguments):
+        from firefly_eval.schema import CallRecord
+
+        self.calls.append(tool)
+        err = tool == "fail"
+        return CallRecord(server=server, tool=tool, arguments=arguments, is_error=err,
+                          result={"content": [{"type": "text", "text": "bad input" if err else "3"}], "isError": err})
+
+
+PLAN2 = Plan(id="p-nudge", nodes=[("calc", "add"), ("calc", "fail")], edges=[], pattern="fan-out")
+
+
+def test_llm_explorer_is_nudged_on_text_and_stops_on_its_budgets():
+    seen = []
+
+    def scripted(replies):
+        it = iter(replies)
+
+        def fn(input, tools, tool_choice, config):
+            seen.append(input[-1].text if input[-1].role == "user" else "")
+            return next(it)
+        return get_model("mockllm/model", custom_outputs=fn)
+
+    add, fail = exposed_name("calc", "add"), exposed_name("calc", "fail")
+    # a text reply while steps are left is answered with a nudge naming them; the plan then completes
+    stats = LLMStats()
+    model = scripted([_text("I think I am done."), _call(add, {"a": 1}, 1), _call(fail, {"x": 1}, 2),
+                      _call(fail, {"x": 2}, 3), _text("it cannot succeed"), _text("really"), _text("stop")])
+    exp = asyncio.run(explore_plan_llm(PLAN2, _FakeFleet(), model, {}, stats=stats, max_turns=12))
+    assert "Not every step has succeeded yet" in seen[1] and add in seen[1] and fail in seen[1]
+    assert [s.record is not None for s in exp.steps] == [True, False]
+    # 1 nudge after the first text, then 2 more text replies in a row are nudged, the third ends the loop
+    assert stats.nudges == 3 and stats.usage["explore"]["calls"] == 7 and stats.turn_budget_spent == 0
+    # a model that keeps calling a failing tool spends the turn budget: counted
+    stats = LLMStats()
+    fleet = _FakeFleet()
+    model = scripted([_call(add, {"a": 1}, 0)] + [_call(fail, {"x": i}, i + 1) for i in range(10)])
+    asyncio.run(explore_plan_llm(PLAN2, fleet, model, {}, stats=stats, max_turns=5))
+    assert stats.turn_budget_spent == 1 and stats.usage["explore"]["calls"] == 5 and fleet.calls.count("fail") == 4
+    # every step done: the loop ends at once, nothing counted
+    stats = LLMStats()
+    done = _FakeFleet()
+    done.tools = {("calc", "add"): done.tools[("calc", "add")]}
+    one = Plan(id="p-one", nodes=[("calc", "add")], edges=[], pattern="single")
+    asyncio.run(explore_plan_llm(one, done, scripted([_call(add, {"a": 1}, 0)]), {}, stats=stats, max_turns=5))
+    assert stats.usage["explore"]["calls"] == 1 and stats.nudges == stats.turn_budget_spent == 0
