@@ -18,13 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from firefly_eval.agent_tools import inline_refs
 from firefly_eval.generation.llm_stats import LLMStats, role_model
 from firefly_eval.model_json import generate_json
 from firefly_eval.schema import ToolEdge, ToolSpec, content_hash
 
 __all__ = ["JudgeReport", "apply_judge", "judge_edges", "verdict_key"]
 
-PROMPT_VERSION = "edge-judge-v1"
+PROMPT_VERSION = "edge-judge-v2"  # v2: tool B's parameters with local $ref inlined
 VERDICT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {"verdict": {"type": "string", "enum": ["high", "medium", "low"]}, "reason": {"type": "string"}},
@@ -39,7 +40,7 @@ def _prompt(src: ToolSpec, dst: ToolSpec, edge: ToolEdge) -> str:
         "next step.\n"
         f"Tool A: {src.server}/{src.name}: {src.description[:500]}\n"
         f"Tool B: {dst.server}/{dst.name}: {dst.description[:500]}\n"
-        f"Tool B parameters: {json.dumps(dst.input_schema.get('properties', {}))[:800]}\n"
+        f"Tool B parameters: {json.dumps(inline_refs(dst.input_schema).get('properties', {}))[:800]}\n"
         f"Evidence from cheap scorers: {'; '.join(edge.evidence)}\n"
         'Answer with JSON only: {"verdict": "high" | "medium" | "low", "reason": "<one sentence>"}'
     )

@@ -151,3 +151,19 @@ def test_task_judge_rubric_numeric_strings_and_malformed_policy():
     assert stats.judge_malformed == 3 and stats.usage["judge"]["calls"] == 5
     with pytest.raises(ValueError, match="on_malformed"):
         asyncio.run(judge_task(TASK, [REC], model, on_malformed="ignore"))
+
+
+def test_graph_judge_sees_ref_parameters_inlined():
+    prompts = []
+    src = ToolSpec(server="s", name="find", description="find a record")
+    dst = ToolSpec(server="s", name="update", description="update a record", input_schema={
+        "type": "object", "properties": {"record": {"$ref": "#/$defs/Record"}},
+        "$defs": {"Record": {"type": "object", "properties": {"record_id": {"type": "string"}}}}})
+
+    def fn(input, tools_, tool_choice, config):
+        prompts.append(input[-1].text)
+        return _out('{"verdict": "high", "reason": "id flows"}')
+
+    edge = ToolEdge(src=src.key, dst=dst.key, kind="data-flow", confidence=0.5, evidence=["cue"])
+    judge_edges([edge], {src.key: src, dst.key: dst}, get_model("mockllm/model", custom_outputs=fn), budget=1)
+    assert "record_id" in prompts[0] and "$ref" not in prompts[0]
