@@ -82,7 +82,13 @@ def user_folder(root: Path) -> dict[str, Path]:
         {"type": "entity", "name": "Ana", "entityType": "person", "observations": ["keeps a vegetable garden"]},
         {"type": "entity", "name": "Porto Ceramics", "entityType": "company", "observations": ["sells tiles"]},
         {"type": "relation", "from": "Ana", "to": "Porto Ceramics", "relationType": "buys_from"}]) + "\n")
-    p["tasks"].write_text(json.dumps({"requests": []}, indent=2))
+    p["tasks"].write_text(json.dumps({"requests": [{
+        "requestId": "req-1", "originalRequest": "Prepare the spring garden", "splitDetails": "beds, seeds, watering",
+        "completed": False, "tasks": [
+            {"id": "task-1", "title": "Dig the beds", "description": "Turn the soil of beds 1-3", "done": True,
+             "approved": False, "completedDetails": "beds 1-3 dug"},
+            {"id": "task-2", "title": "Order seeds", "description": "Tomato and basil seeds", "done": False,
+             "approved": False, "completedDetails": ""}]}]}, indent=2))
     p["sheets"].mkdir()
     import openpyxl  # the benchmark runs in firefly's venv, which has it
     wb = openpyxl.Workbook()
@@ -95,7 +101,31 @@ def user_folder(root: Path) -> dict[str, Path]:
     (p["docs"] / "letter.txt").write_text("Dear Jonas,\nthe rake arrives on Friday.\nAna\n")
     (p["docs"] / "packing.md").write_text("# Packing\n- tent\n- stove\n")
     p["shrimp"].mkdir()
+    stamp = "2025-05-01T10:00:00.000Z"
+    (p["shrimp"] / "tasks.json").write_text(json.dumps({"tasks": [
+        {"id": "0b6c1f3e-2f5a-4c1e-9a7d-1c2b3d4e5f60", "name": "Add a watering schedule",
+         "description": "Store how often each bed is watered", "notes": "", "status": "pending", "dependencies": [],
+         "createdAt": stamp, "updatedAt": stamp, "relatedFiles": [], "implementationGuide": "a table in beds.py",
+         "verificationCriteria": "each bed has a schedule"},
+        {"id": "7d2e4a91-5b3c-4f6d-8e1a-2b3c4d5e6f70", "name": "List sowing dates",
+         "description": "Print the sowing date of each plant", "notes": "", "status": "completed", "dependencies": [],
+         "createdAt": stamp, "updatedAt": stamp, "completedAt": stamp, "summary": "sowing.py prints them",
+         "relatedFiles": [], "implementationGuide": "", "verificationCriteria": ""}]}, indent=2))
     return p
+
+
+def chroma_collection(root: Path, python: Path) -> None:
+    """The user's existing Chroma store: a collection of garden notes with their own vectors (made once with the
+    installed server's chromadb; offline, so no embedding model: the vectors are given)."""
+    store = root / "chroma"
+    if store.exists() or not python.exists():
+        return
+    code = ("import sys, chromadb; c = chromadb.PersistentClient(path=sys.argv[1]); "
+            "col = c.create_collection('garden_notes', embedding_function=None); "
+            "col.add(ids=['n1', 'n2', 'n3'], documents=['Tomatoes need 6 hours of sun', 'Basil likes warm soil', "
+            "'Kale survives frost'], embeddings=[[1.0, 0.0, 0.2], [0.8, 0.1, 0.3], [0.0, 1.0, 0.5]], "
+            "metadatas=[{'bed': 1}, {'bed': 2}, {'bed': 3}])")
+    subprocess.run([str(python), "-c", code, str(store)], check=True, capture_output=True)
 
 
 def fleet_file(root: Path, p: dict[str, Path]) -> Path:
@@ -196,9 +226,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     paths = user_folder(args.out / "user")
     fleet = fleet_file(args.out, paths)
-    before = checksums(args.out / "user")
     if not args.no_install:
         subprocess.run([FIREFLY, "fleet", "install", "--fleet", str(fleet), "--workers", "2"], check=False)
+    chroma_collection(args.out / "user", Path(os.environ["FIREFLY_HOME"]) / "fleet" / "chroma" / "bin" / "python")
+    before = checksums(args.out / "user")
     figures = []
     for n in ns:
         fig = run_n(fleet, args.out / "runs" / f"n{n}", n, args.seed)

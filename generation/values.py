@@ -175,6 +175,31 @@ def _names_in(data: Any, depth: int = 0) -> list[str]:
     return list(dict.fromkeys(out))[:10]
 
 
+def _names_in_file(path: str) -> dict[str, list[str]]:
+    """Names a data file itself holds: a workbook's sheets, a SQLite database's tables (read-only)."""
+    low = path.lower()
+    try:
+        if low.endswith((".xlsx", ".xlsm")):
+            import zipfile
+
+            with zipfile.ZipFile(path) as z:
+                xml = z.read("xl/workbook.xml").decode("utf-8", "replace")
+            return {"sheet": re.findall(r'<sheet\b[^>]*\bname="([^"]+)"', xml)[:10]}
+        if low.endswith((".db", ".sqlite", ".sqlite3")):
+            import sqlite3
+
+            con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            try:
+                rows = con.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                                   "AND name NOT LIKE 'sqlite_%' ORDER BY name").fetchall()
+            finally:
+                con.close()
+            return {"table": [r[0] for r in rows][:10]}
+    except Exception:  # noqa: BLE001 - a file that does not read as its kind names nothing
+        return {}
+    return {}
+
+
 def _text_lines(path: str, limit: int = 4) -> list[str]:
     """The first non-empty lines of a small text file (an own file's real content, for search/edit texts)."""
     p = Path(path)
@@ -213,6 +238,9 @@ def discovered_values(tool: str, result: dict[str, Any]) -> dict[str, list[Any]]
         lines = data.splitlines() if "\n" in data else data.split(",")  # "customers, orders"
         strings = [ln.strip(" -*\t") for ln in lines[:30] if 0 < len(ln.strip(" -*\t")) <= 120]
     strings = [x for x in strings if not _JUNK.fullmatch(x.strip())]
+    names = _names_in(data)  # names of the records a getter returned (entities of a graph, sheets of a workbook)
+    if names:
+        out["_listed"] = list(dict.fromkeys([*out.get("_listed", []), *names]))
     # names a listing gave: under their concept, else under the tool's noun ("note") and as listed names
     for key in ([concept] if concept else [noun[:-1] if noun.endswith("s") else noun, "_listed"]) if strings else []:
         bucket = out.setdefault(key, [])
@@ -301,7 +329,8 @@ class ValueBank:
         pconcept = param_concept(name, schema)
         disc = list(disc_all.get(name) or disc_all.get(pconcept or "", []) or [])
         if not disc:  # a name parameter takes what a listing of the same noun (or any listing) gave
-            noun_hit = next((k for k in disc_all if k != "_listed" and len(k) > 2 and k in name.lower()), None)
+            vague = ("_listed",) if world else ("_listed", "text", "entity")  # own servers: record names first
+            noun_hit = next((k for k in disc_all if k not in vague and len(k) > 2 and k in name.lower()), None)
             if noun_hit or pconcept in (None, "id", "entity"):
                 disc = list(disc_all.get(noun_hit or "_listed", []))
         if "default" in schema and schema["default"] is not None:
@@ -369,7 +398,7 @@ class ValueBank:
         elif concept:
             learned = self.learned.get(concept, [])
             static = list(_STATIC.get(concept, [])) if world or concept not in _WORLD_CONCEPTS else []
-            if not world and concept in ("text", "entity"):
+            if not world and concept in ("text", "entity", "table"):
                 static = self.own_words(server, name, rng)  # its own files' lines and listed names
             if world:
                 rng.shuffle(static)
@@ -427,15 +456,18 @@ class ValueBank:
         names of its own files; never the seed world's words."""
         disc = self.discovered.get(server, {})
         low = name.lower()
-        keyed = [v for k, vals in disc.items() if k != "_listed" and len(k) > 2 and k in low for v in vals]
-        listed = [v for k in ("_listed", "entity", "table", "id") for v in disc.get(k, [])]
-        learned = [v for k in ("entity", "id", "table", "_listed") for v in self.learned.get(k, [])]
+        keyed = [v for k, vals in disc.items() if k not in ("_listed", "text", "entity") and len(k) > 2 and k in low
+                 for v in vals]
+        names = [*self.learned.get("_listed", []), *disc.get("_listed", [])]  # record names: this plan's first
+        listed = [v for k in ("table", "id", "entity") for v in disc.get(k, [])]
+        learned = [v for k in ("id", "table", "entity") for v in self.learned.get(k, [])]
         files = self.own_files.get(server, [])
         lines: list[str] = []
         if any(w in low for w in ("text", "content", "body", "old", "search", "pattern", "query", "observation")):
             lines = [ln for f in files[:20] for ln in _text_lines(f)][:6]
+        held = [v for f in files[:20] for k, vals in _names_in_file(f).items() if k in low for v in vals]
         stems = [Path(f).stem for f in files[:20]]
-        words = [w for w in [*keyed, *lines, *listed, *learned, *stems]
+        words = [w for w in [*held, *keyed, *lines, *names, *listed, *learned, *stems]
                  if isinstance(w, str) and 0 < len(w) <= 120 and not w.startswith("/") and not _JUNK.fullmatch(w)]
         words = list(dict.fromkeys(words))
         return words or [f"{server} note"]
@@ -451,7 +483,8 @@ class ValueBank:
                 return ["main", "HEAD", "master"]
             return list(dirs)
         if concept == "sql":
-            named = [*disc.get("table", []), *self.learned.get("table", []), *disc.get("_listed", [])]
+            named = [*disc.get("table", []), *self.learned.get("table", []), *disc.get("_listed", []),
+                     *(t for f in files[:20] for t in _names_in_file(f).get("table", []))]
             tables = list(dict.fromkeys(t for t in named if isinstance(t, str) and re.fullmatch(r"[A-Za-z_]\w*", t)))
             verb = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool).lower()
             if "create" in verb:  # a create_table tool takes only CREATE TABLE

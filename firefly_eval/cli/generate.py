@@ -70,6 +70,7 @@ def generate_cmd(
                                               "(they run code on this machine)."),
 ) -> None:
     """Explore sampled plans on the live fleet, write tasks backward, verify, build the dataset."""
+    from firefly_eval.generation.dataset import EmptyDatasetError
     from firefly_eval.generation.pipeline import GenerateConfig, GenerateError, generate
 
     specs = load_specs(fleet)
@@ -107,6 +108,14 @@ def generate_cmd(
         except GenerateError as exc:
             progress.stop()
             console.print(f"error: {exc}", markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except EmptyDatasetError as exc:  # every kept task failed the dataset's replay check
+            progress.stop()
+            from firefly_eval.generation.pipeline import _set_aside
+
+            aside = _set_aside(out)
+            console.print(f"error: {exc}; its plans and shards moved to {aside} so a re-run samples again",
+                          markup=False, soft_wrap=True)
             raise typer.Exit(1) from None
     for name, why in summary.get("servers_failed", {}).items():
         console.print(f"warning: server {name} is down: {why}", markup=False, soft_wrap=True)

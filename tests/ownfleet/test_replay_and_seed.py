@@ -170,3 +170,23 @@ def test_a_dataset_of_no_task_is_not_written(tmp_path):
         build_dataset([], [], out)
     assert str(err.value) == f"{out}: no task to write; no dataset written"
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_generate_exits_non_zero_when_no_task_survives_the_replay_check(tmp_path, monkeypatch):
+    """Tasks kept but none replays: generate says so, writes no dataset and leaves no plan list to reuse."""
+    import firefly_eval.generation.pipeline as pipeline
+
+    def none_replays(tasks, calls, out, **kw):
+        raise EmptyDatasetError(f"{out}: none of the {len(tasks)} task(s) replays to its gold answer through the "
+                                "simulator (first: call 0 is x); no dataset written")
+
+    monkeypatch.setattr(pipeline, "build_dataset", none_replays)
+    run = tmp_path / "run"
+    res = _generate(_notes_fleet(tmp_path), run)
+    out = " ".join(res.output.split())
+    assert res.exit_code == 1
+    assert f"error: {run / 'dataset'}: none of the " in out and "no dataset written; its plans and shards moved to" in out
+    assert not (run / "dataset").exists() and not (run / "plans.jsonl").exists()
+    (aside,) = run.glob("failed-*")
+    assert (aside / "plans.jsonl").exists()
