@@ -24,15 +24,15 @@ from __future__ import annotations
 import argparse
 import contextvars
 import functools
-import hashlib
 import json
 import os
-import re
 import resource
 import time
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from call_identity import identity  # benchmarks/call_identity.py
 
 import firefly_eval.generation.pipeline as pipeline
 from firefly_eval.mcp import client as mcp_client
@@ -143,45 +143,7 @@ own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resourc
 cpu_own, cpu_servers = own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
 
 
-def digest(obj: Any) -> str:
-    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-
-
-volatile_servers = {s.name for s in specs if not s.deterministic}
-_MASKS = [re.compile(p) for p in (
-    r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?",  # ISO date-times
-    r"\w{3} \w{3} \d{2} \d{4} \d{2}:\d{2}:\d{2} GMT[+-]\d{4}( \([^)]*\))?",  # JavaScript Date strings
-    r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",  # uuids
-    r"\b1[6-9]\d{8}(\.\d+)?\b",  # epoch seconds
-    r"\b\d{12,}\b")]  # object ids, epoch milliseconds
-
-
-def stable(value: Any) -> Any:
-    """``value`` with clocks and process-specific ids masked (see the module docstring)."""
-    if isinstance(value, str):
-        for pat in _MASKS:
-            value = pat.sub("#", value)
-        return value
-    if isinstance(value, list):
-        return [stable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: stable(v) for k, v in value.items()}
-    return value
-
-
-plan_servers = {s for line in (opt.run / "plans.jsonl").read_text().splitlines() if line.strip()
-                for s, _ in json.loads(line)["nodes"]}
-disc = json.loads((opt.run / "discovery.json").read_text())
-calls: list[dict[str, Any]] = [c for srv in sorted(disc) if srv in plan_servers for c in disc[srv]["calls"]
-                               if "error" not in c]
-for path in sorted((opt.run / "shards").glob("*.json")):
-    calls += json.loads(path.read_text())["calls"]
-rows = [(c["server"], c["tool"], c["arguments"], c["result"]) for c in calls]
-lines = [f"{digest(r)[:16]} {r[0]}.{r[1]}" for r in rows]
-(opt.run / "call_digests.txt").write_text("\n".join(lines) + "\n")
-h_plans = hashlib.sha256((opt.run / "plans.jsonl").read_bytes()).hexdigest()[:16]
-h_calls = digest(rows)[:16]
-h_det = digest([r[:3] if r[0] in volatile_servers else stable(r) for r in rows])[:16]
+ident = identity(opt.run, {s.name for s in specs if not s.deterministic})
 
 kept = summary["counts"]["train"] + summary["counts"]["test"]
 live = seconds["calls during explore"]
@@ -201,5 +163,5 @@ print(f"server starts {counts['server starts']} ({len(per)} servers; most: "
 fleet_stats = summary.get("fleet_stats")
 if fleet_stats:
     print(f"fleet: {json.dumps(fleet_stats, sort_keys=True)}")
-print(f"identity: plans {h_plans}, calls {h_calls} ({len(rows)} calls), stable {h_det} (results of non-deterministic "
-      f"servers left out, clocks and ids masked); digests in {opt.run / 'call_digests.txt'}")
+print(f"identity: plans {ident['plans']}, calls {ident['calls']} ({ident['n_calls']} calls), stable {ident['stable']} "
+      "(results of non-deterministic servers left out, clocks and ids masked: benchmarks/call_identity.py)")

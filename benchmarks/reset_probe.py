@@ -17,7 +17,8 @@ A plan *shows* the state when ``dirty`` differs from ``restart`` on a call that 
 (``fresh == restart``). The in-place swap resets the server for that plan when ``swap`` equals
 ``restart`` on every stable call. Verdict per server: ``files`` (every plan that shows the state is
 reset by the swap: ``restart_per_episode: false`` is enough), ``memory`` (some plan is not: the state
-lives in the process), ``unknown`` (no probed plan shows the state).
+lives in the process), ``unknown`` (no probed plan shows the state). A ``files`` verdict holds for the
+state-changing tools the plans called; the ones they did not call are listed beside it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from call_identity import stable  # benchmarks/call_identity.py
 
 from firefly_eval.mcp.config import load_fleet
 from firefly_eval.mcp.fleet import Fleet
@@ -44,6 +47,10 @@ opt = ap.parse_args()
 specs = {s.name: s for s in load_fleet()}
 names = opt.servers.split(",") if opt.servers else sorted(n for n, s in specs.items() if s.restart_per_episode)
 shards = [json.loads(p.read_text()) for p in sorted((opt.run / "shards").glob("*.json"))]
+mutating: dict[str, set[str]] = {}
+for t in json.loads((opt.run / "tools.json").read_text()):
+    if is_mutating(t["name"], {}, t.get("annotations")):
+        mutating.setdefault(t["server"], set()).add(t["name"])
 
 
 def plans_for(server: str) -> list[list[dict[str, Any]]]:
@@ -60,7 +67,7 @@ async def replay(fleet: Fleet, server: str, calls: list[dict[str, Any]]) -> list
     for c in calls:
         try:
             rec = await fleet.replay(server, c["tool"], c["arguments"])
-            out.append(rec.result)
+            out.append(stable(rec.result))  # clocks and ids masked: they differ between any two runs
         except Exception as exc:  # noqa: BLE001 - a crash is a result too
             out.append(f"{type(exc).__name__}")
     return out
@@ -92,8 +99,10 @@ async def probe(server: str) -> dict[str, Any]:
     finally:
         await fleet.close()
     verdict = "unknown" if not shows else "files" if reset_by_swap == shows else "memory"
+    probed = sorted({c["tool"] for calls in plans for c in calls if is_mutating(c["tool"], c["arguments"])})
     return {"server": server, "verdict": verdict, "plans": len(plans), "plans_showing_state": shows,
-            "reset_by_swap": reset_by_swap}
+            "reset_by_swap": reset_by_swap, "state_changing_tools_probed": probed,
+            "state_changing_tools_not_probed": sorted(mutating.get(server, set()) - set(probed))}
 
 
 async def main() -> None:

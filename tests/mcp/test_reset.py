@@ -149,7 +149,7 @@ def test_run_plans_takes_the_first_plan_whose_servers_are_not_being_reset(resett
     later = [set().union(*({"p1": {"a"}, "p2": {"b"}, "p3": {"a", "b"}}[q] for q in expected[k + 1:]))
              for k in range(len(expected))]
     mine = [{"p1": {"a"}, "p2": {"b"}, "p3": {"a", "b"}}[p] for p in expected]
-    assert fleet.scheduled == [m & rest for m, rest in zip(mine, later)]
+    assert fleet.scheduled == [m & rest for m, rest in zip(mine, later, strict=True)]
     assert fleet.scheduled[-1] == set()
 
 
