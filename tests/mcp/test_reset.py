@@ -182,3 +182,30 @@ def test_cached_tools_start_nothing_and_servers_start_in_plan_order(tmp_path, mo
             await fleet.close()
 
     run(go())
+
+
+def test_default_sqlite_is_reset_by_an_in_place_file_swap():
+    """The default fleet's sqlite entry says restart_per_episode: false (benchmarks/reset_probe.py): a
+    write of one episode is gone in the next one, and the process is kept."""
+    from firefly_eval.mcp.config import firefly_home, load_fleet
+
+    (sqlite,) = [s for s in load_fleet() if s.name == "sqlite"]
+    if not (firefly_home() / "fleet" / "sqlite" / ".firefly-installed").exists():
+        pytest.skip("sqlite of the default fleet is not installed (firefly fleet install)")
+    assert not sqlite.restart_per_episode
+
+    async def go():
+        fleet = Fleet([sqlite])
+        try:
+            assert (await fleet.start())[0].ok
+            count = "SELECT COUNT(*) AS n FROM customers"
+            before = text(await fleet.call("sqlite", "read_query", {"query": count}))
+            await fleet.call("sqlite", "write_query", {"query": "INSERT INTO customers (id, name) VALUES (9999, 'X')"})
+            assert text(await fleet.call("sqlite", "read_query", {"query": count})) != before
+            await fleet.reset_episode({"sqlite"}, only=True)
+            assert text(await fleet.call("sqlite", "read_query", {"query": count})) == before
+            assert fleet.stats["file_restores"] == 1 and not fleet.stats["restarts"]
+        finally:
+            await fleet.close()
+
+    run(go())
