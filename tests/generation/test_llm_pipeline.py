@@ -24,7 +24,7 @@ from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as
 from firefly_eval.sandbox import SANDBOX_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.fleet]
-N, SEED = 20, 3
+N, SEED = 40, 8  # the test fleet samples ~16 plans (the sampler stops when no distinct plan is left)
 
 
 def _specs():
