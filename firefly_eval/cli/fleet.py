@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 from rich.progress import TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from firefly_eval.cli.common import FleetOpt, console, load_specs, stage_progress
 
@@ -43,12 +43,15 @@ def fleet_install(fleet: Path | None = FleetOpt,
     t0 = time.perf_counter()
     running: list[str] = []
     lock = threading.Lock()
-    with stage_progress(TextColumn("[bold]install"), TextColumn("{task.description}")) as progress:
+    # the bar keeps its width and counts; the line of names is cut to what is left of the terminal
+    names = TextColumn("{task.description}", table_column=Column(no_wrap=True, overflow="ellipsis",
+                                                                 max_width=max(20, console.width - 62)))
+    with stage_progress(TextColumn("[bold]install"), names) as progress:
         task = progress.add_task("", total=len(specs))
 
         def show(last: str = "") -> None:
-            now = ", ".join(running) if running else "-"
-            progress.update(task, description=(f"{last}; " if last else "") + f"installing: {now}")
+            now = f"installing: {', '.join(running)}" if running else ""
+            progress.update(task, description="; ".join(p for p in (last, now) if p))
 
         def started(name: str) -> None:
             with lock:
