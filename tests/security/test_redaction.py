@@ -79,13 +79,16 @@ def test_results_and_stderr_files_are_redacted_and_cleaned_up(tmp_path, monkeypa
     assert set(Path(tempfile.gettempdir()).glob("firefly-leaky-*.stderr")) == before
 
 
-def _everything_fleet(tmp_path: Path) -> Path:
-    from firefly_eval.mcp.config import default_fleet_path
+def _everything_fleet(tmp_path: Path, extra: tuple[str, ...] = ()) -> Path:
+    """The everything server with ``MY_TOKEN`` in its env; ``extra``: test-fleet servers beside it, the token in
+    their env too (the everything server alone gives no task: its tools are chatter or common knowledge)."""
+    from firefly_eval.mcp.config import default_fleet_path, test_fleet_path
 
-    entry = json.loads(default_fleet_path().read_text())["mcpServers"]["everything"]
-    entry = {**entry, "env": {**entry.get("env", {}), "MY_TOKEN": "${MY_TOKEN}"}}
+    servers = {"everything": json.loads(default_fleet_path().read_text())["mcpServers"]["everything"]}
+    servers |= {k: json.loads(test_fleet_path().read_text())["mcpServers"][k] for k in extra}
+    servers = {k: {**e, "env": {**e.get("env", {}), "MY_TOKEN": "${MY_TOKEN}"}} for k, e in servers.items()}
     fleet = tmp_path / "fleet.json"
-    fleet.write_text(json.dumps({"mcpServers": {"everything": entry}}))
+    fleet.write_text(json.dumps({"mcpServers": servers}))
     return fleet
 
 
@@ -126,7 +129,8 @@ def test_planted_env_var_never_reaches_a_generate_run(tmp_path):
     run = tmp_path / "run"
     env = dict(os.environ, MY_TOKEN=TOKEN, FIREFLY_HOME=str(firefly_home()))
     firefly = Path(sys.executable).with_name("firefly")
-    proc = subprocess.run([str(firefly), "generate", "-o", str(run), "-n", "30", "-f", str(_everything_fleet(tmp_path))],
+    proc = subprocess.run([str(firefly), "generate", "-o", str(run), "-n", "30", "-f",
+                           str(_everything_fleet(tmp_path, extra=("sqlite",)))],
                           env=env, capture_output=True, text=True, timeout=500)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert TOKEN not in proc.stdout + proc.stderr
