@@ -181,3 +181,13 @@ def test_cli_smoke_run_calls_tools_through_the_simulator_then_inspect_loads_it(t
                        log_dir=tempfile.mkdtemp(), max_tokens=8)[0]
     assert log.status == "success", log.error
     assert log.samples[0].scores["field_match"].value == "I"
+
+
+def test_shipped_configs_name_tasks_of_the_shipped_set(bundle):
+    """A re-shipped held-out set must not leave the recipes pointing at tasks that are gone."""
+    import yaml
+
+    ids = {t.id for t in bundle[0]}
+    for path in sorted(CONFIGS.glob("*.yaml")):
+        wanted = yaml.safe_load(path.read_text()).get("task_ids") or []
+        assert set(wanted) <= ids, f"{path.name}: task_ids not in the shipped test split: {sorted(set(wanted) - ids)}"
