@@ -428,6 +428,11 @@ class ServerConnection:
                     os.kill(pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
+        await self._stop_runner()
+        self._proc = None
+
+    async def _stop_runner(self) -> None:
+        """Ask the connection task to end (up to 5 s, then kill) and forget the session."""
         self._stop.set()
         if self._runner is not None:
             try:
@@ -436,18 +441,10 @@ class ServerConnection:
                 await self._kill()
         self._session = None
         self._runner = None
-        self._proc = None
 
     async def close(self) -> None:
         """Stop the server process."""
-        self._stop.set()
-        if self._runner is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._runner), 5)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001
-                await self._kill()
-        self._session = None
-        self._runner = None
+        await self._stop_runner()
         if self._errlog_path is not None:
             self._errlog_path.unlink(missing_ok=True)
             try:
