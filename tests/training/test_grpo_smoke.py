@@ -152,9 +152,6 @@ def test_dry_run_plans_the_gpu_config_without_weights(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="open gap (session 4 note, issue 23): on the regenerated held-out set the tiny "
-                   "model's 60-step warm-up on task 12202933956a2891 does not reproduce the gold arguments, so GRPO "
-                   "rewards are all 0; choose a task it can learn or warm up longer")
 def test_cli_smoke_run_calls_tools_through_the_simulator_then_inspect_loads_it(tmp_path):
     from inspect_ai import eval as inspect_eval
     from typer.testing import CliRunner
