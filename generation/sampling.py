@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 from firefly_eval.generation.graph import ToolGraph
+from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 
 __all__ = ["PATTERNS", "card_flows", "coverage", "sample_plans", "satisfiable", "with_openers"]
 

@@ -452,36 +452,42 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     return used
 
 
-def _goal(st: _Step, root: str, folders: list[str], places: list[str]) -> str:
-    """The step's card goal with its slots filled: a reference, the card's wording of a literal
-    (a path worded by name also says where it is), the value as written, or the default."""
-    goal = st.card.goal
+def _literal(st: _Step, param: str, goal: str, root: str, folders: list[str], places: list[str]) -> str:
+    """How the user states an argument: the card's wording (a path worded by name also says where
+    it is), else the value as written (a file by its name, the folder said once)."""
+    value = st.record.arguments[param]
     sandbox = f"{root}/{st.record.server}"
+    worded = wording(st.card, param, value, sandbox)
+    if worded is not None:
+        if isinstance(value, str) and value.startswith(sandbox) and value not in worded:
+            if worded.lower().startswith("my "):
+                if sandbox not in folders:
+                    folders.append(sandbox)
+            else:
+                place = f"{worded[:1].upper()}{worded[1:]} is at {value}."
+                if place not in places:
+                    places.append(place)  # "the lumen-shop repository" must be findable
+        return worded
+    text, folder = render_value(value, st.record.server, root)
+    if folder and folder not in folders:
+        folders.append(folder)
+    at = goal.find("{" + param + "}")
+    quoted = at > 0 and goal[at - 1:at] in "\"'“"
+    if isinstance(value, str) and not folder and not quoted and len(text.split()) > 3:
+        text = f'"{text}"'  # a sentence given as a value reads as a quotation
+    return text
+
+
+def _goal(st: _Step, root: str, folders: list[str], places: list[str]) -> str:
+    """The step's card goal with its slots filled: a reference, the user's statement of a literal,
+    or the tool's default."""
+    goal = st.card.goal
     for param in slots(goal):
         if param in st.bound:
             goal = _insert_reference(goal, param, st.bound[param][1])
             continue
         if param in st.record.arguments:
-            value = st.record.arguments[param]
-            worded = wording(st.card, param, value, sandbox)
-            if worded is not None:
-                text = worded
-                if isinstance(value, str) and value.startswith(sandbox) and value not in worded:
-                    if worded.lower().startswith("my "):
-                        if sandbox not in folders:
-                            folders.append(sandbox)
-                    else:
-                        place = f"{worded[:1].upper()}{worded[1:]} is at {value}."
-                        if place not in places:
-                            places.append(place)  # "the lumen-shop repository" must be findable
-            else:
-                text, folder = render_value(value, st.record.server, root)
-                if folder and folder not in folders:
-                    folders.append(folder)
-                at = goal.find("{" + param + "}")
-                quoted = at > 0 and goal[at - 1:at] in "\"'“"
-                if isinstance(value, str) and not folder and not quoted and len(text.split()) > 3:
-                    text = f'"{text}"'  # a sentence given as a value reads as a quotation
+            text = _literal(st, param, goal, root, folders, places)
         else:
             d = _default(st.tool, param)
             if d is _MISSING:
