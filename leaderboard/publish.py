@@ -61,7 +61,7 @@ def _needles(folder: Path, fleet: str | Path | None) -> tuple[dict[str, str], li
     unverified: list[str] = []
     for src in sources:
         try:
-            specs = load_fleet(src or None)
+            specs = load_fleet(None if src in ("", "default") else src)  # a run records "default" for the shipped fleet
         except Exception as exc:  # noqa: BLE001 - a fleet that cannot be read cannot be checked
             unverified.append(f"fleet {src or '(default)'} cannot be read ({exc})")
             continue

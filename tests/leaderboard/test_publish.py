@@ -1,5 +1,6 @@
 """Publishing through the real huggingface_hub upload path, against a local fake Hub on 127.0.0.1."""
 
+import json
 import os
 import subprocess
 import sys
@@ -54,3 +55,12 @@ def test_secrets_are_refused_before_anything_is_pushed(tmp_path, monkeypatch):
     found = find_secrets(folder, fleet)
     assert found == ["leak.json column dsn: value of ${LUMEN_DB_PASSWORD} of server db",
                      "leak.json column dsn: Basic Auth Credentials"]
+
+
+def test_a_run_of_the_shipped_fleet_is_scanned_against_it(tmp_path):
+    """`firefly generate` without --fleet records fleet_file "default": the scan reads the shipped fleet."""
+    from firefly_eval.leaderboard.publish import STAGE_MARKER, _needles
+
+    (tmp_path / STAGE_MARKER).write_text(json.dumps({"fleets": ["default"]}))
+    _, unverified = _needles(tmp_path, None)
+    assert not any("cannot be read" in u for u in unverified), unverified
