@@ -26,21 +26,22 @@ import re
 import shutil
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from firefly_eval import __version__
+from firefly_eval.cards import load_cards
+from firefly_eval.facts import error_reason
 from firefly_eval.generation.dataset import build_dataset
 from firefly_eval.generation.executors import run_on_ray
 from firefly_eval.generation.explore import explore_plan, succeeded
-from firefly_eval.generation.realism import realism
 from firefly_eval.generation.graph import build_graph, save_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
+from firefly_eval.generation.realism import realism
 from firefly_eval.generation.relocate import relocate_exploration
-from firefly_eval.generation.sampling import card_flows, coverage, sample_plans
-from firefly_eval.cards import load_cards
-from firefly_eval.facts import error_reason
+from firefly_eval.generation.sampling import card_guidance, coverage, sample_plans
 from firefly_eval.generation.synthesize import SynthesisDrop, fact_value, synthesize_task
 from firefly_eval.generation.values import ValueBank, discovered_values
 from firefly_eval.generation.verify import Verifier
@@ -489,12 +490,7 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
     else:
         graph = build_graph([t for t in tools if t.key not in skip])
         graph_stats = graph.stats
-        usable = [t for t in tools if t.key not in skip]
-        plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, prefer=card_flows(cards, usable),
-                             late_starters={k for k, c in cards.items() if c.trivial},
-                             openers={k[0]: k for k, c in cards.items() if c.opens and k in fleet.tools},
-                             answerers={t.key for t in usable if (c := cards.get(t.key)) is None
-                                        or (c.use == "answer" and not c.trivial and c.outputs)})
+        plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, **card_guidance(cards, tools, skip))
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
@@ -654,7 +650,8 @@ def collect_by_server(run: Path, max_server_share: float = 0.15
     calls: dict[str, CallRecord] = {}
     counts: Counter[str] = Counter()
     by_server: dict[str, Counter[str]] = {}
-    seen: dict[tuple, list[str]] = {}
+    seen: dict[tuple, list[str]] = {}  # questions per set of tools
+    answers_seen: set[tuple] = set()  # (tools, answer): the same goal worded another way
     for path in sorted((run / "shards").glob("*.json")):
         shard = json.loads(path.read_text())
         for c in shard["calls"]:
@@ -672,13 +669,14 @@ def collect_by_server(run: Path, max_server_share: float = 0.15
             continue
         t = Task.model_validate(shard["task"])
         sig = tuple(sorted(map(tuple, t.tools)))
-        same_answer = json.dumps(t.answer, sort_keys=True, ensure_ascii=False)  # the same goal worded another way
-        if any(fuzz.ratio(t.question, q) >= 95 or q == same_answer for q in seen.get(sig, [])):
+        same_answer = (sig, json.dumps(t.answer, sort_keys=True, ensure_ascii=False))
+        if same_answer in answers_seen or any(fuzz.ratio(t.question, q) >= 95 for q in seen.get(sig, [])):
             counts["dropped_duplicate"] += 1
             for srv in t.servers:
                 by_server.setdefault(srv, Counter())["dropped_duplicate"] += 1
             continue
-        seen.setdefault(sig, []).extend([t.question, same_answer])
+        seen.setdefault(sig, []).append(t.question)
+        answers_seen.add(same_answer)
         tasks.append(t)
     kept, capped = cap_server_share(tasks, max_server_share)
     kept_ids = {t.id for t in kept}

@@ -7,10 +7,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from firefly_eval.generation.graph import ToolGraph
+from firefly_eval.cards import ToolCard
+from firefly_eval.generation.graph import ToolGraph, param_concept
 from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 
-__all__ = ["PATTERNS", "card_flows", "coverage", "sample_plans", "satisfiable", "with_openers"]
+__all__ = ["PATTERNS", "card_flows", "card_guidance", "coverage", "sample_plans", "satisfiable", "with_openers"]
 
 PATTERNS = ("sequence", "fan-out", "fan-in", "mixed")
 Key = tuple[str, str]
@@ -36,13 +37,11 @@ def _default_can_produce(name: str, schema: dict[str, Any]) -> bool:
     )
 
 
-def card_flows(cards: dict[Key, Any], tools: list[ToolSpec]) -> set[tuple[Key, Key]]:
+def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[Key, Key]]:
     """Tool pairs (src, dst) where an answer fact of src's card can feed a parameter of dst: the
     same concept (a commit hash into a revision, a path into a path, a date into a date). Numbers
     are left out: across tools they rarely mean the same thing. Plans along these pairs give
     questions that need the chain."""
-    from firefly_eval.generation.graph import param_concept
-
     produces: dict[Key, set[str]] = {}
     for t in tools:
         card = cards.get(t.key)
@@ -62,6 +61,21 @@ def card_flows(cards: dict[Key, Any], tools: list[ToolSpec]) -> set[tuple[Key, K
             if d != s and outs & takes[d]:
                 pairs.add((s, d))
     return pairs
+
+
+def card_guidance(cards: dict[Key, ToolCard], tools: list[ToolSpec], skip: set[Key]) -> dict[str, Any]:
+    """The :func:`sample_plans` options the cards give for a fleet's ``tools`` (``skip``: tools never
+    sampled): card-flow pairs to prefer, trivial tools as late starters, each server's opener, and
+    the tools whose result can answer (a tool without a card may)."""
+    usable = [t for t in tools if t.key not in skip]
+    keys = {t.key for t in tools}
+    return {
+        "prefer": card_flows(cards, usable),
+        "late_starters": {k for k, c in cards.items() if c.trivial},
+        "openers": {k[0]: k for k, c in cards.items() if c.opens and k in keys},
+        "answerers": {t.key for t in usable if (c := cards.get(t.key)) is None
+                      or (c.use == "answer" and not c.trivial and c.outputs)},
+    }
 
 
 def with_openers(nodes: list[Key], edges: list[tuple[int, int]], openers: dict[str, Key]

@@ -154,3 +154,16 @@ def test_shipped_openers_and_trivial_cards():
     cards = load_cards()
     assert cards[("pptx", "create_presentation")].opens and cards[("docxmcp", "open_document")].opens
     assert cards[("unitconv", "convert_length")].trivial and not cards[("tau2retail", "get_order_details")].trivial
+
+
+def test_card_guidance_sets_openers_late_starters_and_answerers():
+    from firefly_eval.generation.sampling import card_guidance
+
+    tools = [*CONV.values(), _tool("docx", "open", "path"), _tool("docx", "read", "path")]
+    cards = {**CONV_CARDS, ("docx", "open"): ToolCard(server="docx", tool="open", goal="open {path}", use="step",
+                                                       opens=True)}
+    got = card_guidance(cards, tools, skip=set())
+    assert got["openers"] == {"docx": ("docx", "open")}
+    assert got["late_starters"] == {("units", "feet_to_m"), ("units", "kg_to_lb")}
+    # a non-trivial answering card, or no card at all: the result can answer; a change or a conversion cannot
+    assert got["answerers"] == {("shop", "largest_total"), ("docx", "read")}
