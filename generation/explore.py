@@ -147,8 +147,9 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                        step: StepResult) -> set[str]:
     """Put the predecessors' answer facts (their cards' outputs) first among a parameter's values.
 
-    A fact feeds a parameter of the same concept (a commit feeds a revision, a path a path), or, on
-    a number feeds the first numeric parameter (one value per predecessor). Returns the parameters so bound:
+    A fact feeds a parameter of the same concept (a commit feeds a revision, a path a path; a text
+    only within its server), or, within one server's workflow (not into a trivial tool), a number
+    feeds the first numeric parameter (one value per predecessor). Returns the parameters so bound:
     the data flow that makes a question need the chain."""
     strong: set[str] = set()
     own = cards.get((tool.server, tool.name))
