@@ -35,6 +35,7 @@ from firefly_eval import __version__
 from firefly_eval.cards import load_cards
 from firefly_eval.facts import error_reason
 from firefly_eval.generation.dataset import build_dataset
+from firefly_eval.generation.discovery import discover
 from firefly_eval.generation.executors import run_on_ray
 from firefly_eval.generation.explore import explore_plan, succeeded
 from firefly_eval.generation.graph import build_graph, save_graph
@@ -43,11 +44,11 @@ from firefly_eval.generation.realism import realism
 from firefly_eval.generation.relocate import relocate_exploration
 from firefly_eval.generation.sampling import card_guidance, coverage, sample_plans
 from firefly_eval.generation.synthesize import SynthesisDrop, fact_value, synthesize_task
-from firefly_eval.generation.values import ValueBank, discovered_values
+from firefly_eval.generation.values import ValueBank
 from firefly_eval.generation.verify import Verifier
 from firefly_eval.mcp.fleet import Fleet, StartReport
 from firefly_eval.mutation import is_mutating
-from firefly_eval.sandbox import SANDBOX_ROOT, process_root, relocate_record, remove_stale_roots
+from firefly_eval.sandbox import SANDBOX_ROOT, process_root, remove_stale_roots
 from firefly_eval.schema import CallRecord, Plan, ServerSpec, Task, ToolSpec, content_hash
 from firefly_eval.world import WORLD_VERSION
 
@@ -340,56 +341,6 @@ async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict
             write(t.result())  # proc.run reports its own errors in the shard
             later = {s for p in pending for s in p.servers}  # a server no later plan uses is not reset
             await fleet.reset_episode(set(plan.servers) & later, only=True, wait=False)
-
-
-_READS = re.compile(r"(^|_)(list|get|read|show|describe|status|log|logs|info|view|tables|schema|summary|stats|"
-                    r"tree|current|version|whoami|inspect|overview)(_|$)")
-
-
-def _discovery_tools(fleet: Fleet, skip: set[tuple[str, str]], per_server: int = 8) -> dict[str, list[ToolSpec]]:
-    """Per live server, its read-only tools that take no required argument and read as listings or getters."""
-    out: dict[str, list[ToolSpec]] = {}
-    for t in sorted(fleet.tools.values(), key=lambda t: t.key):
-        if t.key in skip or t.server in fleet.failed or t.input_schema.get("required"):
-            continue
-        name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", t.name).lower().replace("-", "_")
-        ann = t.annotations or {}
-        if ann.get("readOnlyHint") is False or ann.get("destructiveHint") is True or not _READS.search(name):
-            continue
-        if ann.get("readOnlyHint") is not True and is_mutating(re.sub(r"(^|_)logs?(_|$)", "_", name), {}):
-            continue
-        bucket = out.setdefault(t.server, [])
-        if len(bucket) < per_server:
-            bucket.append(t)
-    return out
-
-
-async def discover(fleet: Fleet, skip: set[tuple[str, str]], servers: set[str] | None = None) -> dict[str, Any]:
-    """Call each server's listings/getters once (:func:`_discovery_tools`); server -> its calls (canonical)
-    and the values they returned (concept -> values), for that server's value bank. ``servers``: only
-    those (a local run discovers a server just before its first plan). The servers are then reset in the
-    background (each plan awaits the resets of its own servers)."""
-    out: dict[str, Any] = {}
-    for server, tools in _discovery_tools(fleet, skip).items():
-        if servers is not None and server not in servers:
-            continue
-        calls: list[dict[str, Any]] = []
-        values: dict[str, list[Any]] = {}
-        for t in tools:
-            try:
-                rec = await fleet.call(server, t.name, {})
-            except Exception as exc:  # noqa: BLE001 - a crash is reported per server, generation goes on
-                calls.append({"tool": t.name, "error": str(exc).splitlines()[0][:200]})
-                continue
-            rec = relocate_record(rec, str(fleet.sandbox_root), fleet.canonical_root)
-            calls.append(rec.model_dump(mode="json"))
-            if succeeded(rec):
-                for concept, vals in discovered_values(t.name, rec.result).items():
-                    bucket = values.setdefault(concept, [])
-                    bucket.extend(v for v in vals if v not in bucket)
-        out[server] = {"calls": calls, "values": {k: v[:20] for k, v in values.items()}}
-    await fleet.reset_episode(servers, only=servers is not None, wait=False)
-    return out
 
 
 def _fewer_plans_note(n: int, plans: list[Plan], graph_stats: dict[str, Any]) -> str:
