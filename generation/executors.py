@@ -1,8 +1,9 @@
 """Ray executor for exploration: one actor per worker, each owning its own fleet of server processes.
 
 Each actor is an asyncio actor that runs up to ``cfg.max_connections`` plans at once on its fleet, under
-the local executor's rule: never two plans in flight on one server of a fleet (the driver tracks each
-worker's busy servers and sends a worker only plans whose servers are free there). Every plan is its
+the local executor's rule: never two plans in flight on one stateful server of a fleet (the driver tracks
+each worker's held servers and sends a worker only plans whose stateful servers are free there; stateless
+servers serve several plans at once). Every plan is its
 own remote call, so the driver writes each finished plan's shard atomically as it arrives (the same
 run-directory contract as the local executor) and a killed driver resumes like a local run. A worker
 that dies mid-plan is restarted by Ray (``max_restarts``) and its plans in flight are sent again; plans
@@ -22,7 +23,7 @@ from typing import Any
 from firefly_eval.generation.llm_stats import LLMStats
 from firefly_eval.schema import Plan, ServerSpec
 
-__all__ = ["PlanWorker", "next_plan", "run_on_ray"]
+__all__ = ["PlanWorker", "held", "next_plan", "run_on_ray"]
 
 
 class PlanWorker:
@@ -63,7 +64,7 @@ class PlanWorker:
         return os.getpid()
 
     async def run(self, plan_json: str) -> dict[str, Any]:
-        """One plan's shard (plans in flight on one worker never share a server: the driver sees to it)."""
+        """One plan's shard (plans in flight on one worker never share a stateful server: the driver sees to it)."""
         await self._ready()
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
@@ -85,10 +86,17 @@ class PlanWorker:
             shutil.rmtree(self.fleet.sandbox_root, ignore_errors=True)
 
 
-def next_plan(queue: list[Plan], busy: set[str]) -> Plan | None:
-    """The first queued plan none of whose servers is in ``busy`` (removed from ``queue``), or None."""
+def held(plan: Plan, exclusive: set[str] | None = None) -> set[str]:
+    """The servers ``plan`` holds alone while it runs: those of its servers in ``exclusive`` (the stateful
+    ones, see ``Fleet.exclusive``), or all of them when ``exclusive`` is None."""
+    return set(plan.servers) if exclusive is None else set(plan.servers) & exclusive
+
+
+def next_plan(queue: list[Plan], busy: set[str], exclusive: set[str] | None = None) -> Plan | None:
+    """The first queued plan none of whose held servers (:func:`held`) is in ``busy`` (removed from
+    ``queue``), or None."""
     for i, plan in enumerate(queue):
-        if not set(plan.servers) & busy:
+        if not held(plan, exclusive) & busy:
             return queue.pop(i)
     return None
 
@@ -140,23 +148,25 @@ def run_on_ray(  # noqa: C901 - init, dispatch loop with actor restarts, teardow
     queue = list(plans)
     limit = max(1, cfg.max_connections)
     inflight: dict[Any, tuple[int, Plan]] = {}
-    busy: list[set[str]] = [set() for _ in workers]  # servers of each worker's plans in flight
+    # stateful servers held by each worker's plans in flight (``specs`` carry the driver fleet's inference)
+    exclusive = {s.name for s in specs if s.stateful}
+    busy: list[set[str]] = [set() for _ in workers]
     load = [0] * len(workers)
     attempts: Counter[str] = Counter()
 
     def fill() -> None:
-        """Give every worker plans up to ``limit`` in flight, one each in turn, never two on one server."""
+        """Give every worker plans up to ``limit`` in flight, one each in turn, never two on one stateful server."""
         progress = True
         while progress and queue:
             progress = False
             for k, w in enumerate(workers):
                 if load[k] >= limit:
                     continue
-                plan = next_plan(queue, busy[k])
+                plan = next_plan(queue, busy[k], exclusive)
                 if plan is None:
                     continue
                 attempts[plan.id] += 1
-                busy[k] |= set(plan.servers)
+                busy[k] |= held(plan, exclusive)
                 load[k] += 1
                 inflight[w.run.remote(plan.model_dump_json())] = (k, plan)
                 progress = True
@@ -166,7 +176,7 @@ def run_on_ray(  # noqa: C901 - init, dispatch loop with actor restarts, teardow
         ready, _ = ray.wait(list(inflight), num_returns=1)
         ref = ready[0]
         k, plan = inflight.pop(ref)
-        busy[k] -= set(plan.servers)
+        busy[k] -= held(plan, exclusive)
         load[k] -= 1
         try:
             write(ray.get(ref))

@@ -185,6 +185,7 @@ class PlanProcessor:
         self.lazy: tuple[set[tuple[str, str]], Path] | None = None
         self._disc_all: dict[str, Any] = disc
         self._prepared: set[str] = set()
+        self._discovering = asyncio.Lock()  # plans in flight may share a stateless server not yet discovered
         self.world_servers = set(getattr(fleet, "world_servers", {s.name for s in specs}))
         own = getattr(fleet, "own", {})
         self.own_files = {n: o.files() for n, o in own.items()}
@@ -225,13 +226,15 @@ class PlanProcessor:
         if down:
             raise GenerateError("server(s) did not start: " + "; ".join(
                 f"{s}: {fleet.failed[s].splitlines()[0][:200]}" for s in down))
-        todo = {s for s in servers if s not in self._prepared and s not in self._disc_all}
-        if todo:
-            found = await discover(fleet, skip, todo)
-            self._disc_all.update(found)
-            for name, d in found.items():
-                self.discovered[name] = fleet.to_live(d.get("values", {}))
-            _atomic_write(disc_path, json.dumps(self._disc_all, ensure_ascii=False))
+        if any(s not in self._prepared and s not in self._disc_all for s in servers):
+            async with self._discovering:  # each server's listings are called once, by the first plan on it
+                todo = {s for s in servers if s not in self._prepared and s not in self._disc_all}
+                if todo:
+                    found = await discover(fleet, skip, todo)
+                    self._disc_all.update(found)
+                    for name, d in found.items():
+                        self.discovered[name] = fleet.to_live(d.get("values", {}))
+                    _atomic_write(disc_path, json.dumps(self._disc_all, ensure_ascii=False))
         self._prepared.update(servers)
 
     async def _run(self, plan: Plan, stats: LLMStats) -> dict[str, Any]:
@@ -314,30 +317,32 @@ class PlanProcessor:
 
 async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict[str, Any]], None],
                     limit: int) -> None:
-    """Run up to ``limit`` plans at once on one fleet, never two plans on one server (a plan holds all
-    its servers until its shard is written). Each shard is written as its plan ends, and the plan's servers
+    """Run up to ``limit`` plans at once on one fleet, never two plans on one stateful server (a plan holds
+    its stateful servers, ``Fleet.exclusive``, until its shard is written; a stateless server serves the
+    calls of every plan in flight on it). Each shard is written as its plan ends, and the plan's servers
     that a later plan uses are then reset in the background (``Fleet.reset_episode(wait=False)``: a restart or a file restore runs
-    beside the next plans). Plans start in order as their servers become free, the first one whose servers
-    are not being reset first: a plan waits for a restart only when every waiting plan would (every plan
-    starts on fresh state, so the order they run in does not change what they record). With ``limit`` 1
+    beside the next plans). Plans start in order as their stateful servers become free, the first one whose
+    servers are not being reset first: a plan waits for a restart only when every waiting plan would (every
+    plan starts on fresh state, so the order they run in does not change what they record). With ``limit`` 1
     plans run one at a time."""
-    busy: set[str] = set()
+    fleet = proc.fleet
+    exclusive = {s for p in todo for s in p.servers if fleet.exclusive(s)}
+    busy: set[str] = set()  # stateful servers held by the plans in flight
     pending = list(todo)
     running: dict[asyncio.Task[dict[str, Any]], Plan] = {}
-    fleet = proc.fleet
     while pending or running:
         while pending and len(running) < max(limit, 1):
-            free = [p for p in pending if not set(p.servers) & busy]
+            free = [p for p in pending if not set(p.servers) & exclusive & busy]
             if not free:
                 break
             plan = next((p for p in free if not any(fleet.resetting(s) for s in p.servers)), free[0])
-            busy |= set(plan.servers)
+            busy |= set(plan.servers) & exclusive
             pending.remove(plan)
             running[asyncio.create_task(proc.run(plan))] = plan
         finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         for t in finished:
             plan = running.pop(t)
-            busy -= set(plan.servers)
+            busy -= set(plan.servers) & exclusive
             write(t.result())  # proc.run reports its own errors in the shard
             later = {s for p in pending for s in p.servers}  # a server no later plan uses is not reset
             await fleet.reset_episode(set(plan.servers) & later, only=True, wait=False)

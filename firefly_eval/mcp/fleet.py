@@ -178,6 +178,14 @@ class Fleet:
                 s.restart_per_episode = True
         self.history.stateful.add(name)
 
+    def exclusive(self, name: str) -> bool:
+        """Whether a plan must hold ``name`` alone while it runs: its state changes (``stateful``, set in the
+        fleet file or inferred from its tools), so another plan's calls would see or spoil this plan's state,
+        and its episode reset would pull the state from under the other plan. A stateless server serves the
+        calls of several plans at once (an MCP stdio session takes concurrent requests)."""
+        conn = self.connections.get(name)
+        return conn is not None and bool(conn.spec.stateful)
+
     @property
     def live_servers(self) -> list[str]:
         return [n for n in self.connections if n not in self.failed]
