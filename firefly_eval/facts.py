@@ -3,7 +3,10 @@
 A *fact key* names one value inside a call's result. Two kinds exist:
 
 - generic keys written by :func:`extract_facts` for tools without a card (``"rows"``,
-  ``"[0].name"``, ``"text"``; kept so older datasets replay);
+  ``"[0].name"``, ``"text"``; kept so older datasets replay), and for nested results
+  ``"task.title"`` (a nested object's field), ``"number of entities"`` (how many records a named
+  collection holds) and ``"tomato.sown"`` (a field of the record whose label is ``tomato``, in a
+  JSON list, a table or ``key: value`` rows);
 - card keys, a path into the parsed result with an optional regular expression:
   ``"week"``, ``"rows[0].city"``, ``"[2]"``, ``"text|re:week (\\d+)"`` (group 1, or the whole
   match, of the string at the path; ``text`` is the result's whole text).
@@ -181,9 +184,9 @@ def _raw_facts(rec: CallRecord) -> list[Fact]:
     data = parse_result(rec.result)
     facts: list[Fact] = []
     if isinstance(data, dict):
-        for k, v in list(data.items())[:20]:
-            if not _VOLATILE_KEY.search(str(k)) and _ok_value(v):
-                facts.append(Fact(str(k), coerce(v), f"the {str(k).replace('_', ' ')}"))
+        facts += [Fact(str(k), coerce(v), f"the {str(k).replace('_', ' ')}") for k, v in list(data.items())[:20]
+                  if not _VOLATILE_KEY.search(str(k)) and _ok_value(v)]
+        facts += _nested_facts(data)
     elif isinstance(data, list) and data and isinstance(data[0], dict) and len(data) == 1:
         for k, v in list(data[0].items())[:6]:
             if not _VOLATILE_KEY.search(str(k)) and _ok_value(v):
@@ -192,7 +195,151 @@ def _raw_facts(rec: CallRecord) -> list[Fact]:
         facts.append(Fact("text", coerce(data.strip()), "the result"))
     elif isinstance(data, (int, float)) and not isinstance(data, bool):
         facts.append(Fact("value", data, "the number"))
+    elif isinstance(data, str):
+        facts += _text_facts(data)
+    elif _records(data):
+        facts += _row_facts(data)
     return facts
+
+
+# Facts of nested results (tools without a card): the scalar fields of a nested object ("task.title"), how many
+# records a named collection holds ("number of entities"), and the fields of each record named by its own label
+# ("tomato.sown": the sown field of the row whose name is tomato). A record is found by what it is called, never
+# by its position in a listing, and no line count or first line of a text is a fact.
+_LABEL = re.compile(r"^(name|title|label|key|id|[a-z_]*(name|title|id))$", re.IGNORECASE)
+_CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2})?|\bGMT\b|\bUTC\b")
+_KV_LINE = re.compile(r"^([A-Za-z][\w ]{0,30}?):[ \t]+(\S.*?)\s*$")
+_ROW_HEADER = re.compile(r"^\s*(#+\s*)?(\d+\.\s*)?(row|record|item|entry)\s*\d*\s*:?\s*$", re.IGNORECASE)
+_MAX_NESTED = 16
+
+
+def _phrase(key: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", str(key)).replace("_", " ").lower()
+
+
+def _fact_value_ok(key: str, v: Any) -> bool:
+    """A nested field worth asking for: a short scalar, not volatile (by its key or by reading as a clock time)."""
+    return (not _VOLATILE_KEY.search(str(key)) and _ok_value(v)
+            and not (isinstance(v, str) and _CLOCK.search(v)))
+
+
+def _records(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def _label_key(rows: list[dict[str, Any]]) -> str | None:
+    """The field that names each record: a name/title/id-like field whose values are distinct short strings."""
+    keys = [k for k in rows[0] if isinstance(k, str) and _LABEL.match(k) and all(k in r for r in rows)]
+    keys.sort(key=lambda k: not re.search(r"name|title|label", k, re.IGNORECASE))  # stable: names first
+    for k in keys:
+        vals = [r[k] for r in rows]
+        if (all(isinstance(v, str) and _ok_value(v) and "." not in v.strip(".") for v in vals)
+                and len({normalize_text(v) for v in vals}) == len(vals)):
+            return k
+    return None
+
+
+def _row_facts(rows: list[dict[str, Any]], first_column_labels: bool = False) -> list[Fact]:
+    """Fields of each labelled record (the first 3), keyed ``label.field``; fields that are the same in every
+    record say nothing about any one of them. A table's rows may be labelled by their first column."""
+    label = _label_key(rows) if rows else None
+    if label is None and first_column_labels and rows:
+        first = next(iter(rows[0]))
+        label = first if _label_key([{"name": r.get(first)} for r in rows]) else None
+    if label is None:
+        return []
+    facts: list[Fact] = []
+    fields = [k for k in rows[0] if k != label and isinstance(k, str)]
+    varying = [k for k in fields if len(rows) == 1 or len({json.dumps(r.get(k), sort_keys=True) for r in rows}) > 1]
+    for r in rows[:3]:
+        name = str(r[label]).strip()
+        for k in varying[:4]:
+            v = r.get(k)
+            if _fact_value_ok(k, v):
+                facts.append(Fact(f"{name}.{k}", coerce(v), f"the {_phrase(k)} of {name}"))
+    return facts
+
+
+def _nested_facts(data: dict[str, Any]) -> list[Fact]:
+    """One level down an object: the scalar fields of nested objects, the size and labelled records of lists of
+    records."""
+    facts: list[Fact] = []
+    for k, v in list(data.items())[:20]:
+        if not isinstance(k, str) or _VOLATILE_KEY.search(k) or "." in k:
+            continue
+        if isinstance(v, dict):
+            facts += [Fact(f"{k}.{kk}", coerce(vv), f"the {_phrase(kk)} of the {_phrase(k)}")
+                      for kk, vv in list(v.items())[:8] if isinstance(kk, str) and "." not in kk
+                      and _fact_value_ok(kk, vv)]
+        elif _records(v):
+            facts.append(Fact(f"number of {_phrase(k)}", len(v), f"how many {_phrase(k)} there are"))
+            facts += _row_facts(v)
+    return facts[:_MAX_NESTED]
+
+
+_TR = re.compile(r"<tr[^>]*>(.*?)</tr>", re.IGNORECASE | re.DOTALL)
+_TD = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.IGNORECASE | re.DOTALL)
+
+
+def _text_table(text: str) -> list[dict[str, Any]]:
+    """The records of a table written as HTML (``<tr><td>``) or Markdown (``| a | b |``) whose first row names the
+    columns; a spreadsheet's column letters (A, B, C) and row numbers are left out."""
+    if "<tr" in text.lower():
+        grid = [[re.sub(r"<[^>]+>", "", c).strip() for c in _TD.findall(tr)] for tr in _TR.findall(text)]
+    else:
+        grid = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in text.splitlines()
+                if ln.strip().startswith("|") and ln.strip().endswith("|") and not re.fullmatch(r"[\s|:\-]+", ln)]
+    grid = [r for r in grid if r]
+    if grid and all(re.fullmatch(r"[A-Z]{0,2}", c) for c in grid[0]):
+        grid = grid[1:]  # column letters
+    if grid and all(re.fullmatch(r"\d*", r[0]) for r in grid):
+        grid = [r[1:] for r in grid]  # row numbers
+    if len(grid) < 2 or len({len(r) for r in grid}) != 1 or len(grid[0]) < 2:
+        return []
+    header = grid[0]
+    if len(set(header)) != len(header) or not all(header):
+        return []
+    return [{h: coerce(c) for h, c in zip(header, r, strict=True)} for r in grid[1:]]
+
+
+def _text_facts(text: str) -> list[Fact]:
+    """Facts of a text that is a table or ``key: value`` lines (one record, or rows of records)."""
+    table = _text_table(text)
+    if table:
+        return _row_facts(table, first_column_labels=True)
+    rows = _text_records(text)
+    if len(rows) > 1:
+        return _row_facts(rows)
+    return [Fact(k, v, f"the {_phrase(k)}") for k, v in (rows[0].items() if rows else ()) if _fact_value_ok(k, v)]
+
+
+def _text_records(text: str) -> list[dict[str, Any]]:
+    """Records written as ``key: value`` lines (``size: 118``; rows of a query result separated by ``1. row``
+    headers or blank lines). Empty unless such lines make up most of the text; records whose fields differ from
+    the usual ones (a trailing ``Result: 3 rows``) are left out."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) < 2 or len(lines) > 400:
+        return []
+    rows: list[dict[str, Any]] = [{}]
+    n_kv = 0
+    for ln in text.splitlines():
+        m = _KV_LINE.match(ln)
+        if not ln.strip() or _ROW_HEADER.match(ln):
+            if rows[-1]:
+                rows.append({})
+            continue
+        if m is None or ln[:1].isspace():
+            continue
+        n_kv += 1
+        key = m.group(1).strip()
+        if key in rows[-1]:
+            rows.append({})
+        rows[-1][key] = coerce(m.group(2))
+    rows = [r for r in rows if r]
+    if n_kv < 2 or n_kv < 0.7 * len([ln for ln in lines if not _ROW_HEADER.match(ln)]):
+        return []
+    usual = max({tuple(r) for r in rows}, key=lambda ks: sum(tuple(r) == ks for r in rows))
+    return [r for r in rows if tuple(r) == usual]
 
 
 _STEP = re.compile(r"\.?([^.\[\]]+)|\[(-?\d+)\]")
