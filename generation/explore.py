@@ -18,6 +18,7 @@ from typing import Any
 from firefly_eval.cards import ToolCard
 from firefly_eval.facts import error_reason, fact_value
 from firefly_eval.generation.graph import param_concept
+from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
 from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
@@ -147,8 +148,8 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                        step: StepResult) -> set[str]:
     """Put the predecessors' answer facts (their cards' outputs) first among a parameter's values.
 
-    A fact feeds a parameter of the same concept (a commit feeds a revision, a path a path; a text
-    only within its server), or, within one server's workflow (not into a trivial tool), a number
+    A fact feeds a parameter of the same concept (a commit feeds a revision, a path a path; across
+    servers only a date, path, link or formula: :func:`sampling.flows_between`), or, within one server's workflow (not into a trivial tool), a number
     feeds the first numeric parameter (one value per predecessor). Returns the parameters so bound:
     the data flow that makes a question need the chain."""
     strong: set[str] = set()
@@ -171,8 +172,7 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                 if tv is None or pname in strong:
                     continue
                 concept = param_concept(pname, sch)
-                same_concept = concept is not None and concept == out_concept and concept != "number" and (
-                    concept != "text" or rec.server == tool.server)  # any text is not any other tool's input
+                same_concept = concept == out_concept and flows_between(concept, rec.server, tool.server)
                 number_flow = numbers_flow and isinstance(v, (int, float)) and not isinstance(v, bool) and (
                     sch.get("type") in ("number", "integer") or concept == "number")
                 if same_concept or number_flow:
@@ -220,10 +220,11 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                     step.bound[pname] = p
         strong = _bind_card_outputs(tool, props, preds, steps, cards or {}, bound_vals, step)
         # card argument sets take a predecessor's value only where it is a real data flow: a fact bound
-        # above, or a same-server value of the parameter's concept (never the loose "number" bucket)
+        # above, or a same-server value of the parameter's concept (never the loose "number" or "text" bucket)
         flows = strong | {pn for pn, src in step.bound.items() if pn in bound_vals and steps[src].record is not None
                           and steps[src].record.server == key[0]
-                          and param_concept(pn, props.get(pn) if isinstance(props.get(pn), dict) else {}) != "number"}
+                          and param_concept(pn, props.get(pn) if isinstance(props.get(pn), dict) else {})
+                          not in ("number", "text")}  # any text is no input: a pinyin is not a Chinese sentence
         choice: dict[str, int] = {}
         tried: set[str] = set()
         extra: list[str] = []  # optional parameters an error asked for ("specify a 'path'")

@@ -37,6 +37,20 @@ def _default_can_produce(name: str, schema: dict[str, Any]) -> bool:
     )
 
 
+# what can flow from one server's result into another server's tool: a date, a file, a link, a formula.
+# An id, a name, a text or a number means something only on the server that made it ("that user id"
+# of the shop is not a key of the notes server); :func:`explore._bind_card_outputs` binds by the same rule.
+CROSS_SERVER_CONCEPTS = frozenset({"date", "path", "url", "expression"})
+
+
+def flows_between(concept: str | None, src_server: str, dst_server: str) -> bool:
+    """A value of ``concept`` may feed a parameter of that concept on ``dst_server`` (numbers never:
+    they bind only by position within one server's workflow)."""
+    if concept is None or concept == "number":
+        return False
+    return src_server == dst_server or concept in CROSS_SERVER_CONCEPTS
+
+
 def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[Key, Key]]:
     """Tool pairs (src, dst) where an answer fact of src's card can feed a parameter of dst: the
     same concept (a commit hash into a revision, a path into a path, a date into a date). Numbers
@@ -58,7 +72,7 @@ def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[K
     pairs: set[tuple[Key, Key]] = set()
     for s, outs in produces.items():
         for d in takes:
-            if d != s and outs & takes[d]:
+            if d != s and any(flows_between(c, s[0], d[0]) for c in outs & takes[d]):
                 pairs.add((s, d))
     return pairs
 
@@ -99,14 +113,14 @@ def sample_plans(
     seed: int = 0,
     pattern_mix: dict[str, float] | None = None,
     max_servers: int = 3,
-    cross_server_share: float = 0.35,
+    cross_server_share: float = 0.25,
     max_per_server_share: float = 0.12,
     can_produce: Callable[[str, dict[str, Any]], bool] = _default_can_produce,
     min_confidence: float = 0.55,
     fill_uncovered: bool = True,
     bridges_per_tool: int = 4,
     prefer: set[tuple[Key, Key]] | None = None,
-    prefer_share: float = 0.7,
+    prefer_share: float = 0.9,
     late_starters: set[Key] | None = None,
     late_start_share: float = 0.8,
     openers: dict[str, Key] | None = None,

@@ -307,9 +307,14 @@ def _card_steps(exp: Exploration, tools: dict[tuple[str, str], ToolSpec],
     if len(ok) < 2:
         raise SynthesisDrop("dropped_trivial")
     steps: list[_Step] = []
+    seen: set[str] = set()
     for s in ok:
         rec = s.record
         assert rec is not None
+        call = repr((rec.server, rec.tool, sorted(rec.arguments.items(), key=lambda kv: kv[0])))
+        if call in seen:  # the same call twice asks the same thing twice
+            continue
+        seen.add(call)
         tool = tools.get((rec.server, rec.tool))
         card = cards.get((rec.server, rec.tool)) or (derived_card(tool) if tool else None)
         if card is None or card.use == "never":
@@ -334,10 +339,16 @@ def _bind_arguments(steps: list[_Step]) -> None:
             if prod is None:
                 continue
             src, out = prod
-            if param not in st.step.bound and out is None:
-                continue  # a value the user states (a file name, a date) that an earlier text also shows
+            where = _place_in(value, parse_result(src.record.result)) if out is None else "field"
+            if out is None and (param not in st.step.bound or where is None):
+                # a value the user states (a file name, a date) that an earlier text also shows, or an
+                # item deep in a listing: "that date" of a list of holidays is no particular date
+                continue
+            first = where == "first"
             if (_MAKES.match(st.record.tool) and src.record.tool != st.record.tool) or _DESTINATION.search(param):
                 continue  # the name of a new thing is the user's choice, not an earlier result
+            if _default(st.tool, param) == value:
+                continue  # the tool's own default (a state key) is nothing the user or a chain gives
             if out is not None and out.refer:
                 phrase = _fill(out.refer, src)
                 if phrase.lower().startswith("that "):
@@ -347,14 +358,57 @@ def _bind_arguments(steps: list[_Step]) -> None:
                 if not noun or _reference_phrase(noun).lower() in _VAGUE:
                     noun = _words(param) or "result"  # "that email", "that user" say more than "that result"
                 phrase = _reference_phrase(noun)
+                if first and phrase.lower().startswith("that "):
+                    phrase = "the first " + phrase[5:]  # the first item of a listing: "the first table"
             if phrase.lower() in _VAGUE and i > 1:
                 raise SynthesisDrop("dropped_ambiguous_reference")
             st.bound[param] = (src.step.node, phrase)
             src.feeds = True
 
 
+_DOUBLED = re.compile(r"\b(?:the )?(that (\w+)) \2\b")  # "the that table table" -> "that table"
+
+
+def _keyed(data: Any, key: str = "", depth: int = 0) -> list[tuple[str, Any]]:
+    """The scalar leaves of a result with the key each sits under (list items keep their list's key)."""
+    if depth > 5:
+        return []
+    if isinstance(data, dict):
+        items = list(data.items())[:50]
+        if len(items) > 3 and sum(bool(re.search(r"\s|^[A-Z0-9]", str(k))) for k, _ in items) > len(items) / 2:
+            return [(key, k) for k, _ in items]  # a mapping of names ("Smart Watch": ...) is a listing
+        return [x for k, v in items for x in _keyed(v, str(k), depth + 1)]
+    if isinstance(data, list):
+        return [x for v in data[:50] for x in _keyed(v, key, depth + 1)]
+    if isinstance(data, str) and depth == 0:  # a listing as text: one item per line or comma
+        items = [x.strip(" -*•\t") for x in re.split(r"[\n,]", data) if x.strip(" -*•\t")]
+        if len(items) > 3:
+            return [("", x) for x in items]
+    return [(key, data)]
+
+
+def _place_in(value: Any, data: Any) -> str | None:
+    """Where ``value`` sits in an earlier result: ``"field"`` (the only value under its key, or a
+    short result: "that origin airport" of a reservation), ``"first"`` (the first of a listing:
+    "the first table"), or None (deep in a listing: no particular one)."""
+    pairs = _keyed(data)
+    if len(pairs) <= 3:
+        return "field"
+    sv = normalize_text(str(value))
+    keys = [k for k, x in pairs if normalize_text(str(x)) == sv]
+    if any(sum(1 for k2, _ in pairs if k2 == k) == 1 for k in keys):
+        return "field"
+    if any(next(normalize_text(str(x)) for k2, x in pairs if k2 == k) == sv for k in keys):
+        return "first"
+    return None
+
+
 def _fill(text: str, st: _Step, root: str = WORKSPACE_ROOT) -> str:
     """An output's ask/refer with its ``{param}`` slots worded from the step's own arguments."""
+    return _DOUBLED.sub(r"\1", _fill_slots(text, st, root))
+
+
+def _fill_slots(text: str, st: _Step, root: str) -> str:
     for param in slots(text):
         if param in st.bound:  # "the primary key of that table", not the value the chain produced
             text = text.replace("{" + param + "}", st.bound[param][1])
@@ -388,6 +442,7 @@ def _choose_answers(steps: list[_Step], sinks: set[int], max_fields: int,
     known = _known(steps)
     n_fields = 0
     asked: set[str] = set()
+    given: set[tuple[str, str]] = set()
     trivial_only = False
     for st in order:
         if st.card.use != "answer":
@@ -401,6 +456,9 @@ def _choose_answers(steps: list[_Step], sinks: set[int], max_fields: int,
             v = fact_value(st.record, o.key)
             if not _good_answer(v) or _echoes(v, records) or normalize_text(str(v)) in bound_values:
                 continue
+            if (o.name, normalize_text(str(v))) in given:  # the same fact twice, asked two ways
+                continue
+            given.add((o.name, normalize_text(str(v))))
             ask = _fill(o.ask, st)
             if ask in asked:  # two fields asked the same way would be ambiguous
                 continue
@@ -425,6 +483,79 @@ def _undoes(later: _Step, earlier: _Step) -> bool:
     return same_target and any(x in a and y in b for x, y in _UNDO)
 
 
+_SQL_TABLE = re.compile(r"(?i)\b(?:from|join|into|update|alter\s+table|create\s+table)\s+[\"`]?([a-z_][\w]*)")
+
+
+def _subjects(st: _Step) -> set[str]:
+    """What a step works on, as the user states it: its stated string arguments (a repository, a
+    file by its name, a text, a date), not enum choices or short words."""
+    props = (st.tool.input_schema.get("properties") or {}) if st.tool else {}
+    out: set[str] = set()
+    for param, value in st.record.arguments.items():
+        sch = props.get(param) if isinstance(props.get(param), dict) else {}
+        if param in st.bound or "enum" in sch:
+            continue
+        for x in value if isinstance(value, list) else [value]:
+            if not isinstance(x, str) or len(x.strip()) < 3:
+                continue
+            x = x.strip()
+            out.update(f"table {t.lower()}" for t in _SQL_TABLE.findall(x))  # two questions about the orders table
+            if "/" in x and not re.search(r"\s", x):  # a file by its name: the same file in two sandboxes, or a URI
+                x = x.rstrip("/").rsplit("/", 1)[-1] or x
+            out.add(normalize_text(x))
+    return out
+
+
+def _related(a: _Step, b: _Step, stateful: set[str], changes: set[int]) -> bool:
+    """``a`` (earlier) and ``b`` belong to one request: a value flows between them, they work on the
+    same stated thing, or ``a`` changed the state ``b`` reads on the same stateful server."""
+    if any(n == a.step.node for n, _ in b.bound.values()) or any(n == b.step.node for n, _ in a.bound.values()):
+        return True
+    if _subjects(a) & _subjects(b):
+        return True
+    return a.step.node in changes and _reflected(a, b)
+
+
+def _reflected(change: _Step, later: _Step) -> bool:
+    """A later step on the same server shows what the change put there: an answer holds a value the
+    change stated (the new heading), or the result holds a text the change wrote (the saved note).
+    A name the change only pointed at (a sheet, a paragraph's anchor) or that the later step states
+    itself does not count: the change is part of the request, not a call made beside it."""
+    if change.record.server != later.record.server:
+        return False
+    own = {normalize_text(str(x)) for x in _leaves(later.record.arguments)}
+    stated = [x.strip() for x in _leaves(change.record.arguments) if isinstance(x, str) and len(x.strip()) >= 3
+              and not x.startswith(WORKSPACE_ROOT) and normalize_text(x) not in own]
+    answers = [normalize_text(str(v)) for _, v in later.answers]
+    if any(normalize_text(x) in a for x in stated for a in answers):
+        return True
+    text = result_text(later.record.result)
+    return any(len(x.split()) >= 2 and appears_in(x, text) for x in stated)
+
+
+def _one_request(used: list[_Step], stateful: set[str], changes: set[int]) -> list[_Step]:
+    """The largest group of related steps (:func:`_related`, transitively), by answers then size:
+    "check whether 2025-11-20 is a holiday and replace camping in the sheet" is two requests, not one."""
+    group = {i: i for i in range(len(used))}
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i, a in enumerate(used):
+        for j in range(i + 1, len(used)):
+            if _related(a, used[j], stateful, changes):
+                group[root(j)] = root(i)
+    parts: dict[int, list[_Step]] = {}
+    for i, st in enumerate(used):
+        parts.setdefault(root(i), []).append(st)
+    best = max(parts.values(), key=lambda p: (sum(len(st.answers) for st in p), len(p), -used.index(p[0])))
+    if len(best) < 2 and len(used) >= 2:
+        raise SynthesisDrop("dropped_unrelated_steps")
+    return best
+
+
 def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     """Steps that answer or feed a later step; a change on a stateful server that does neither is
     kept only for a later call on its server (their replay depends on it), at most one such side
@@ -439,7 +570,7 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     for st in reversed(used):
         if st.answers or st.feeds or any(k.record.server == st.record.server for k in kept_rev):
             kept_rev.append(st)
-    used = kept_rev[::-1]
+    used = _one_request(kept_rev[::-1], stateful, changes)
     if not any(st.answers for st in used):
         raise SynthesisDrop("dropped_no_answer")
     if len(used) < 2:
@@ -447,6 +578,9 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     side = [st for st in used if not st.answers and not st.feeds and not st.card.opens]
     if len(side) > 1:
         raise SynthesisDrop("dropped_side_steps")  # a call script of changes, not a user's goal
+    for st in side:  # "unstage everything, then show the diff": the answer does not depend on the change
+        if not any(_reflected(st, later) for later in used[used.index(st) + 1:] if later.answers):
+            raise SynthesisDrop("dropped_pointless_change")
     if any(_undoes(b, a) for i, a in enumerate(used) for b in used[i + 1:]):
         raise SynthesisDrop("dropped_undone_change")
     return used

@@ -167,3 +167,109 @@ def test_card_guidance_sets_openers_late_starters_and_answerers():
     assert got["late_starters"] == {("units", "feet_to_m"), ("units", "kg_to_lb")}
     # a non-trivial answering card, or no card at all: the result can answer; a change or a conversion cannot
     assert got["answerers"] == {("shop", "largest_total"), ("docx", "read")}
+
+
+# --- one request, not a conjunction of calls (blind review 2: "unrelated conjunctions", "pointless changes")
+
+def _steps(tools: dict, cards: dict, recs: list[CallRecord], edges: list, bound: dict | None = None,
+           stateful: set[str] | None = None):
+    plan = Plan(id="p", nodes=[(r.server, r.tool) for r in recs], edges=edges, pattern="sequence")
+    steps = [StepResult(i, r, [r], bound=(bound or {}).get(i, {})) for i, r in enumerate(recs)]
+    return synthesize_task(Exploration(plan, steps, recs), tools, cards=cards, stateful_servers=stateful or set())
+
+
+READS = {("xl", "describe"): _tool("xl", "describe", "file"), ("xl", "sheets"): _tool("xl", "sheets", "file"),
+         ("cal", "week"): _tool("cal", "week", "date"), ("db", "tables"): _tool("db", "tables"),
+         ("db", "count"): _tool("db", "count", "table")}
+READ_CARDS = {
+    **SHEET_CARDS,
+    ("xl", "sheets"): ToolCard(server="xl", tool="sheets", goal="list the sheets of {file}",
+                               outputs=[OutputCard(key="second", name="second_sheet", ask="the second sheet")]),
+    ("cal", "week"): ToolCard(server="cal", tool="week", goal="find the ISO week of {date}",
+                              outputs=[OutputCard(key="week", name="iso_week", ask="the ISO week")]),
+    ("db", "tables"): ToolCard(server="db", tool="tables", goal="list the tables of the shop database", use="step"),
+    ("db", "count"): ToolCard(server="db", tool="count", goal="count the rows of the {table} table",
+                              inputs={"table": "the table name"},
+                              outputs=[OutputCard(key="rows", name="row_count", ask="the number of rows")]),
+}
+XL = "/tmp/firefly-world/xl/sales.xlsx"
+
+
+def test_calls_on_unrelated_things_are_two_requests_and_dropped():
+    recs = [CallRecord(id="a", server="xl", tool="describe", arguments={"file": XL},
+                       result=_text(json.dumps({"range": "A1:F41"}))),
+            CallRecord(id="b", server="cal", tool="week", arguments={"date": "2025-11-20"},
+                       result=_text(json.dumps({"week": 47})))]
+    with pytest.raises(SynthesisDrop) as e:
+        _steps({**READS, **SHEET}, READ_CARDS, recs, [(0, 1)])
+    assert e.value.reason == "dropped_unrelated_steps"
+
+
+def test_two_questions_about_the_same_file_are_one_request():
+    recs = [CallRecord(id="a", server="xl", tool="describe", arguments={"file": XL},
+                       result=_text(json.dumps({"range": "A1:F41"}))),
+            CallRecord(id="b", server="xl", tool="sheets", arguments={"file": XL},
+                       result=_text(json.dumps({"second": "Products"})))]
+    task = _steps({**READS, **SHEET}, READ_CARDS, recs, [(0, 1)])
+    assert task.answer == {"second_sheet": "Products", "used_range": "A1:F41"}
+
+
+def test_a_change_no_answer_depends_on_is_pointless():
+    recs = [CallRecord(id="a", server="xl", tool="add_note", arguments={"file": XL, "cell": "B2"},
+                       result=_text("Note set")),
+            CallRecord(id="b", server="xl", tool="describe", arguments={"file": XL},
+                       result=_text(json.dumps({"range": "A1:F41"})))]
+    with pytest.raises(SynthesisDrop) as e:
+        _steps({**READS, **SHEET}, READ_CARDS, recs, [(0, 1)], stateful={"xl"})
+    assert e.value.reason == "dropped_pointless_change"
+
+
+def test_a_change_the_later_result_shows_is_part_of_the_request():
+    tools = {**SHEET, ("xl", "add_note"): _tool("xl", "add_note", "file", "cell", "text")}
+    cards = {**SHEET_CARDS, ("xl", "add_note"): ToolCard(server="xl", tool="add_note", use="step",
+                                                         goal='add the note "{text}" to {cell} of {file}')}
+    recs = [CallRecord(id="a", server="xl", tool="add_note",
+                       arguments={"file": XL, "cell": "B2", "text": "Check the Porto stock"}, result=_text("Note set")),
+            CallRecord(id="b", server="xl", tool="describe", arguments={"file": XL},
+                       result=_text(json.dumps({"range": "A1:F41", "notes": ["B2: Check the Porto stock"]})))]
+    task = _steps(tools, cards, recs, [(0, 1)], stateful={"xl"})
+    assert len(task.reference_calls) == 2 and "Check the Porto stock" in task.question
+
+
+@pytest.mark.parametrize("listing,value,phrase", [
+    (["customers", "orders", "products", "stock"], "customers", "the first table"),
+    (["customers", "orders", "products", "stock"], "products", None),  # "that table": no particular one
+])
+def test_an_item_of_a_listing_is_referred_to_only_as_the_first(listing, value, phrase):
+    recs = [CallRecord(id="a", server="db", tool="tables", arguments={}, result=_text(json.dumps(listing))),
+            CallRecord(id="b", server="db", tool="count", arguments={"table": value},
+                       result=_text(json.dumps({"rows": 24})))]
+    if phrase:
+        task = _steps(READS, READ_CARDS, recs, [(0, 1)], bound={1: {"table": 0}})
+        assert phrase in task.question and value not in task.question
+    else:  # stated, the listing is no longer needed: one call is not a task
+        with pytest.raises(SynthesisDrop) as e:
+            _steps(READS, READ_CARDS, recs, [(0, 1)], bound={1: {"table": 0}})
+        assert e.value.reason == "dropped_trivial"
+
+
+def test_only_dates_paths_links_and_formulas_flow_across_servers():
+    tools = [_tool("shop", "find_user", "email"), _tool("notes", "get", "user_id"), _tool("cal", "week", "date"),
+             _tool("shop", "order", "user_id")]
+    cards = {("shop", "find_user"): ToolCard(server="shop", tool="find_user", goal="find the user with {email}",
+                                             outputs=[OutputCard(key="id", name="user_id", ask="the user id"),
+                                                      OutputCard(key="since", name="signup_date", ask="the date")])}
+    flows = card_flows(cards, tools)
+    assert (("shop", "find_user"), ("shop", "order")) in flows  # an id within its own server
+    assert (("shop", "find_user"), ("notes", "get")) not in flows  # the shop's user id is no key of the notes
+    assert (("shop", "find_user"), ("cal", "week")) in flows  # a date is a date anywhere
+
+
+def test_the_same_call_twice_is_asked_once():
+    recs = [CallRecord(id="a", server="xl", tool="describe", arguments={"file": XL},
+                       result=_text(json.dumps({"range": "A1:F41"}))),
+            CallRecord(id="b", server="xl", tool="describe", arguments={"file": XL},
+                       result=_text(json.dumps({"range": "A1:F41"})))]
+    with pytest.raises(SynthesisDrop) as e:
+        _steps({**READS, **SHEET}, READ_CARDS, recs, [(0, 1)])
+    assert e.value.reason == "dropped_trivial"
