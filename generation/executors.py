@@ -51,7 +51,7 @@ class PlanWorker:
         root = process_root(self.worker)  # unique per actor process
         root.mkdir(parents=True, exist_ok=True)
         self.fleet = Fleet(self.specs, sandbox_root=root, call_timeout=self.cfg.call_timeout,
-                           canonical_root=SANDBOX_ROOT)
+                           canonical_root=SANDBOX_ROOT, warm_pool=True)
         await self.fleet.start()
         self.proc = self.make_processor(self.fleet, self.specs, self.cfg, root)
 

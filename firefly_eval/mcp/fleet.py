@@ -52,8 +52,15 @@ class Fleet:
         max_concurrency: int = 4,
         run_id: str = "",
         canonical_root: Path | None = None,
+        warm_pool: bool = False,
     ) -> None:
         self.specs = {s.name: s for s in specs}
+        self._max_concurrency = max_concurrency
+        # with ``warm_pool``, a pre-started spare process per server that keeps its state in memory (see
+        # ``pooled``), started with the server: a reset swaps it in instead of starting one, so the next plan on
+        # the server does not wait for a start (generation turns it on; one-off users of a fleet need none)
+        self.warm_pool = warm_pool
+        self._spares: dict[str, asyncio.Task[ServerConnection | None]] = {}
         self._own_root = sandbox_root is None
         self.sandbox_root = Path(sandbox_root or tempfile.mkdtemp(prefix="firefly-sandbox-"))
         self.fleet_dir = fleet_dir
@@ -107,6 +114,7 @@ class Fleet:
                 for t in tools:
                     self.tools[t.key] = t
                 self._infer_stateful(name, tools)
+                self._fill_spare(name)
                 return StartReport(name, True, tools, time.perf_counter() - t0)
 
         todo = list(self.connections) if names is None else [n for n in names if n in self.connections]
@@ -141,6 +149,7 @@ class Fleet:
                 t0 = time.perf_counter()
                 try:
                     await conn.start()
+                    self._fill_spare(name)
                 except (ServerError, OSError, ValueError) as exc:
                     self.failed[name] = str(exc)
                 self.stats["starts_in_order"] += 1
@@ -205,6 +214,8 @@ class Fleet:
         is_error = bool(result.get("isError"))
         ann = self.tools.get((server, tool)).annotations if (server, tool) in self.tools else None
         self.history.observe(server, tool, self.to_canonical(arguments), is_error, ann, result=result)
+        if self.history.dirty(server):  # this episode changed the server: its reset will need a process
+            self._fill_spare(server)
         return CallRecord(
             server=server, tool=tool, arguments=arguments, result=result, is_error=is_error,
             latency_ms=round(latency, 3), server_version=f"{spec.pin}|{conn.server_version}",
@@ -295,17 +306,66 @@ class Fleet:
 
     async def _restart_fresh(self, name: str) -> None:
         """Kill the server (its state is discarded: no graceful close), copy fresh files off the event loop,
-        start it again."""
+        start it again; a server of the warm pool (:meth:`pooled`) gets its files restored in place and its
+        spare process swapped in instead of a start (and a new spare starts in the background)."""
         conn = self.connections[name]
         t0 = time.perf_counter()
         await conn.kill()
-        await asyncio.to_thread(self._fresh_files, name)
-        try:
-            await conn.start()
-        except ServerError as exc:
-            self.failed[name] = str(exc)
-        self.stats["restarts"] += 1
-        self.stats["restart_s"] += time.perf_counter() - t0
+        spare_task = self._spares.pop(name, None)
+        spare = await spare_task if spare_task is not None else None
+        if spare is not None and spare.alive:
+            # in place: the spare runs in this very folder (its cwd), started before the kill
+            await asyncio.to_thread(self._fresh_files, name, True)
+            self.connections[name] = spare
+            await conn.close()  # the discarded connection's stderr log
+            self.stats["spare_swaps"] += 1
+            self.stats["spare_swap_s"] += time.perf_counter() - t0
+        else:
+            await asyncio.to_thread(self._fresh_files, name)
+            try:
+                await conn.start()
+            except ServerError as exc:
+                self.failed[name] = str(exc)
+            self.stats["restarts"] += 1
+            self.stats["restart_s"] += time.perf_counter() - t0
+        self._fill_spare(name)
+
+    def pooled(self, name: str) -> bool:
+        """Whether ``name`` gets a warm spare process: it keeps its state in process memory
+        (``restart_per_episode``), and a process started beside the running one cannot see that one's state.
+        The spare starts in the same sandbox while the running process works there, so the server's entry
+        must hand it no sandbox path (``${SANDBOX}`` in args, env or cwd: a state file or folder named there
+        may be read at start) and it must not work on a copy of its own data (own cwd/files)."""
+        conn = self.connections.get(name)
+        if not self.warm_pool or conn is None or not conn.spec.restart_per_episode or name in self.own:
+            return False
+        spec = conn.spec
+        return not any("SANDBOX" in v for v in [*spec.args, *spec.env.values(), spec.cwd or ""])
+
+    def _fill_spare(self, name: str) -> None:
+        """Start a spare process of a pooled server in the background (at most one per server); a spare
+        that fails to start is dropped (the reset then restarts the server as without a pool)."""
+        if name in self._spares or name in self.failed or not self.pooled(name):
+            return
+        conn = self.connections[name]
+
+        async def one() -> ServerConnection | None:
+            spare = ServerConnection(conn.spec, sandbox=conn.sandbox, fleet_dir=conn.fleet_dir,
+                                     call_timeout=conn.call_timeout, start_timeout=conn.start_timeout,
+                                     max_concurrency=self._max_concurrency,
+                                     max_output_chars=conn.max_output_chars, cwd=conn.cwd)
+            t0 = time.perf_counter()
+            try:
+                await spare.start()
+            except (ServerError, OSError, ValueError):
+                await spare.kill()
+                await spare.close()
+                return None
+            self.stats["spare_starts"] += 1
+            self.stats["spare_start_s"] += time.perf_counter() - t0
+            return spare
+
+        self._spares[name] = asyncio.create_task(one())
 
     async def close(self) -> None:
         """Stop every server at once (``ServerConnection.kill``: the sandboxes are the fleet's own copies,
@@ -313,8 +373,11 @@ class Fleet:
         waits = [*self._pending.values(), *self._starting.values()]
         if waits:
             await asyncio.gather(*waits, return_exceptions=True)
-        await asyncio.gather(*(c.kill() for c in self.connections.values()), return_exceptions=True)
-        await asyncio.gather(*(c.close() for c in self.connections.values()), return_exceptions=True)
+        spares = await asyncio.gather(*self._spares.values(), return_exceptions=True)
+        self._spares.clear()
+        conns = [*self.connections.values(), *(c for c in spares if isinstance(c, ServerConnection))]
+        await asyncio.gather(*(c.kill() for c in conns), return_exceptions=True)
+        await asyncio.gather(*(c.close() for c in conns), return_exceptions=True)
         if self._own_root:
             shutil.rmtree(self.sandbox_root, ignore_errors=True)
 

@@ -112,6 +112,9 @@ class _FakeFleet:
     def resetting(self, name: str) -> bool:
         return name in self.busy_resets
 
+    def exclusive(self, name: str) -> bool:  # every server stateful: one plan at a time on each
+        return True
+
     async def reset_episode(self, servers, *, only=False, wait=True):
         self.scheduled.append(set(servers))
         self.busy_resets.clear()  # the earlier resets are done by now
