@@ -399,7 +399,10 @@ class ServerConnection:
         lines = [ln.rstrip() for ln in self.stderr_tail(4000).splitlines() if ln.strip()]
         if not lines:
             return f"server {self.spec.name!r} {what}; it wrote nothing to stderr"
-        return f"server {self.spec.name!r} {what}; stderr: " + " | ".join(ln[:200] for ln in lines[:5])
+        shown = lines[:5]
+        if len(lines) > len(shown):  # a traceback's first lines hide its last: the exception itself
+            shown += ["...", lines[-1]]
+        return f"server {self.spec.name!r} {what}; stderr: " + " | ".join(ln[:200] for ln in shown)
 
     async def _kill(self) -> None:
         self._stop.set()
