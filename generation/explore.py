@@ -10,13 +10,14 @@ candidate value for the parameter the error names (or the next combination), at 
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from firefly_eval.cards import ToolCard
-from firefly_eval.facts import error_reason, fact_value
+from firefly_eval.facts import error_reason, fact_value, parse_result
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
@@ -64,8 +65,10 @@ def _topo(plan: Plan) -> list[int]:
 
 
 def _arguments(tool: ToolSpec, bank: ValueBank, rng: random.Random, bound_vals: dict[str, list[Any]],
-               choice: dict[str, int], extra: list[str] | None = None) -> dict[str, Any]:
-    """Required parameters, bound ones, and optional ones an earlier error asked for (``extra``)."""
+               choice: dict[str, int], extra: list[str] | None = None,
+               hints: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Required parameters, bound ones, and optional ones an earlier error asked for (``extra``);
+    ``hints``: what a validation error said of a parameter (its type, a minimum length), over its schema."""
     root = tool.input_schema if isinstance(tool.input_schema, dict) else {}
     props = root.get("properties", {}) or {}
     required = list(root.get("required", []) or [])
@@ -73,10 +76,54 @@ def _arguments(tool: ToolSpec, bank: ValueBank, rng: random.Random, bound_vals: 
     names = list(dict.fromkeys(required + [p for p in bound_vals if p in props] + list(extra or [])))
     for name in names:
         schema = deref(props.get(name, {}), root) if isinstance(props.get(name), dict) else {}
+        if hints and name in hints:
+            schema = {**schema, **hints[name]}
         cands = bank.candidates(tool.server, tool.name, name, schema, rng, bound_vals.get(name), tool.description)
+        least = (hints or {}).get(name, {}).get("minLength")
+        if isinstance(least, int):  # an error said "summary must be at least 10 characters"
+            longer = [c for c in cands if isinstance(c, str) and len(c) >= least]
+            cands = longer or [w for w in bank.own_words(tool.server, "text", rng) if len(w) >= least][:4]
         if cands:
             args[name] = cands[min(choice.get(name, 0), len(cands) - 1)]
     return args
+
+
+_ISSUES = re.compile(r"\[\s*\{.*\}\s*\]", re.DOTALL)
+_PYDANTIC = re.compile(r"^([A-Za-z_][\w.]*)\n\s+(Field required|Input should be (?:a valid )?(\w+))", re.MULTILINE)
+_JSON_TYPES = {"string", "number", "integer", "boolean", "array", "object"}
+_PYDANTIC_TYPES = {"str": "string", "string": "string", "int": "integer", "integer": "integer", "number": "number",
+                   "float": "number", "bool": "boolean", "boolean": "boolean", "list": "array", "array": "array",
+                   "dict": "object", "dictionary": "object", "object": "object"}
+
+
+def _validation_hints(error: str) -> dict[str, dict[str, Any]]:
+    """Parameter -> schema hints from a validation error that names a parameter path: zod's issue list
+    (``[{"code": "invalid_type", "expected": "string", "path": ["query"]}]``, ``too_small`` with a
+    minimum length) or pydantic's (``query\n  Field required`` / ``Input should be a valid integer``)."""
+    hints: dict[str, dict[str, Any]] = {}
+    m = _ISSUES.search(error)
+    if m:
+        try:
+            issues = json.loads(m.group(0))
+        except ValueError:
+            issues = []
+        for it in issues if isinstance(issues, list) else []:
+            path = it.get("path") if isinstance(it, dict) else None
+            if not isinstance(path, list) or not path or not isinstance(path[0], str):
+                continue
+            hint = hints.setdefault(path[0], {})
+            expected = it.get("expected")
+            if len(path) == 1 and expected in _JSON_TYPES:
+                hint["type"] = expected
+                if expected == "array":
+                    hint.setdefault("items", {"type": "string"})
+            if it.get("code") == "too_small" and it.get("type") == "string" and isinstance(it.get("minimum"), int):
+                hint["minLength"] = it["minimum"]
+    for name, _, typ in _PYDANTIC.findall(error):
+        hint = hints.setdefault(name.split(".")[0], {})
+        if typ and _PYDANTIC_TYPES.get(typ.lower()) and "." not in name:
+            hint["type"] = _PYDANTIC_TYPES[typ.lower()]
+    return hints
 
 
 def _asks_for(error: str, param: str) -> bool:
@@ -185,6 +232,68 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
     return strong
 
 
+def _learn_from_validation(error: str, args: dict[str, Any], props: dict[str, Any], extra: list[str],
+                           hints: dict[str, dict[str, Any]], choice: dict[str, int]) -> bool:
+    """Take what a validation error says (:func:`_validation_hints`) into the next try: a parameter it names
+    that was not sent is added (even one the schema does not list), one sent with the wrong type or too
+    short gets that type or length. False when it says nothing new."""
+    new = False
+    for param, hint in _validation_hints(error).items():
+        if not hint and param in args:
+            continue
+        if hints.get(param, {}) != {**hints.get(param, {}), **hint}:
+            hints[param] = {**hints.get(param, {}), **hint}
+            choice[param] = 0
+            new = True
+        if param not in args and param not in extra and (param in props or hint):
+            extra.append(param)
+            new = True
+    return new
+
+
+_DIR_ERROR = re.compile(r"not a directory|is a directory|EISDIR|ENOTDIR|must be a (directory|folder|file)", re.I)
+
+
+def _other_kind(bank: ValueBank, server: str, tried: Any, error: str) -> list[str]:
+    """A server's own folders when a file was sent where a folder is wanted ("Path is not a directory",
+    ENOTDIR), its own files when a folder was sent where a file is wanted (EISDIR)."""
+    wants_dir = re.search(r"not a directory|ENOTDIR|must be a (directory|folder)", error, re.I)
+    pool = bank.own_dirs.get(server, []) if wants_dir else bank.own_files.get(server, [])
+    return [p for p in pool if p != tried][:4]
+
+
+_MISSING_THING = re.compile(r"not found|does not exist|doesn't exist|no such|unknown \w+|not registered", re.I)
+_EXISTS = re.compile(r"['\"`\[]([^'\"`\]\n]{1,200})['\"`\]] already exists", re.I)
+_HANDLE_KEYS = ("name", "id", "key", "title")
+
+
+def _existing_handles(earlier: list[CallRecord], server: str, param: str, tried: Any) -> list[Any]:
+    """Handles the server itself gave earlier in the plan for a parameter like ``param``: the field of that
+    name (or ``<noun>Id``, see :func:`discovery.more_values`) or the name/id of a successful result, and
+    the thing an error said "already exists" (``Project '/x/garden-app' already exists``)."""
+    from firefly_eval.generation.discovery import more_values  # discovery imports this module
+
+    low = param.lower()
+    out: list[Any] = []
+    for rec in reversed(earlier):
+        if rec.server != server:
+            continue
+        text = rec.text()
+        if not succeeded(rec):
+            out.extend(_EXISTS.findall(text))
+            continue
+        data = parse_result(rec.result)
+        if isinstance(data, dict):
+            keys = [k for k in data if isinstance(k, str) and (k.lower() == low or (low.startswith(k.lower()) and
+                                                                                    k.lower() in _HANDLE_KEYS))]
+            keys += [k for k in _HANDLE_KEYS if k in data and k not in keys]
+            out.extend(data[k] for k in keys[:1] if isinstance(data[k], (str, int)) and not isinstance(data[k], bool))
+        for k, vals in more_values(rec.tool, rec.result).items():
+            if k.lower() == low:
+                out.extend(vals)
+    return [v for v in dict.fromkeys(out) if v != tried and str(v).strip()][:4]
+
+
 def succeeded(rec: CallRecord) -> bool:
     """A call succeeded only if it did what was asked: no error flag, no error text, not empty."""
     return error_reason(rec.result, rec.is_error) is None and bool(rec.text().strip())
@@ -228,13 +337,14 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
         choice: dict[str, int] = {}
         tried: set[str] = set()
         extra: list[str] = []  # optional parameters an error asked for ("specify a 'path'")
+        hints: dict[str, dict[str, Any]] = {}  # what validation errors said of parameters (own-data servers)
         card_sets = _card_sets((cards or {}).get(key), bank.sandbox_of.get(key[0], ""),
                                {pn: v for pn, v in bound_vals.items() if pn in flows}, props, rng)
         for attempt in range(max_repairs + 1 + len(card_sets)):
             if card_sets:
                 args = card_sets.pop(0)
             else:
-                args = _arguments(tool, bank, rng, bound_vals, choice, extra)
+                args = _arguments(tool, bank, rng, bound_vals, choice, extra, hints)
             sig = repr(sorted(args.items()))
             if sig in tried:
                 if card_sets:
@@ -263,6 +373,8 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
             if asked:
                 extra.extend(asked[:2])
                 continue
+            if not bank.uses_world(key[0]) and _learn_from_validation(err_text, args, props, extra, hints, choice):
+                continue  # a server on its own data: the validation error named the parameter and its type
             # the parameter whose value the error quotes ("Path '/x/sales.xlsx' must ..."), else one it names
             quoted = [p for p in args if isinstance(args[p], (str, int, float)) and len(str(args[p])) >= 3
                       and str(args[p]).lower() in err]
@@ -271,6 +383,11 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
             if target is None:
                 break
             offered = _offered_values(err_text, args[target])
+            if not offered and not bank.uses_world(key[0]) and _DIR_ERROR.search(err_text):
+                offered = _other_kind(bank, key[0], args.get(target), err_text)  # a file for a folder, or back
+            if not offered and not bank.uses_world(key[0]) and _MISSING_THING.search(err_text):
+                # "Project 'README' not found": what this server said exists earlier in the plan
+                offered = _existing_handles(calls[:-1], key[0], target, args.get(target))
             if not offered and param_concept(target, props.get(target) if isinstance(props.get(target), dict)
                                              else {}) == "path":
                 # "must point to an Excel file (.xlsm, .xlsx)": the seed world's files of that kind;

@@ -40,6 +40,7 @@ from firefly_eval.generation.executors import run_on_ray
 from firefly_eval.generation.explore import explore_plan, succeeded
 from firefly_eval.generation.graph import build_graph, save_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
+from firefly_eval.generation.openers import derived_openers
 from firefly_eval.generation.realism import realism
 from firefly_eval.generation.relocate import relocate_exploration
 from firefly_eval.generation.sampling import card_guidance, coverage, sample_plans
@@ -446,7 +447,10 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
     else:
         graph = build_graph([t for t in tools if t.key not in skip])
         graph_stats = graph.stats
-        plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, **card_guidance(cards, tools, skip))
+        guidance = card_guidance(cards, tools, skip)
+        # servers without any card: their setup tool (register_project) opens their plans too
+        guidance["openers"] = {**derived_openers(tools, cards, skip), **guidance["openers"]}
+        plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, **guidance)
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
         _atomic_write(plans_path, "".join(p.model_dump_json() + "\n" for p in plans))
