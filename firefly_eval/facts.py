@@ -277,6 +277,56 @@ def _nested_facts(data: dict[str, Any]) -> list[Fact]:
     return facts[:_MAX_NESTED]
 
 
+_MD_HEADING = re.compile(r"^\s*#{1,6}\s+(.+?)\s*#*\s*$")
+_MD_FIELD = re.compile(r"^\s*(?:[-*+]\s+)?\*\*([^*\n]{1,40}?):?\*\*\s*:?\s*(\S.*?)\s*$")
+
+
+def _markdown_facts(text: str) -> list[Fact]:
+    """``**Status:** pending`` fields of a Markdown text: of the one record it shows (``Status``), or of each
+    record under its heading (``Add a watering schedule.Status``) when headings hold fields."""
+    records: list[tuple[str, dict[str, Any]]] = [("", {})]
+    for ln in text.splitlines():
+        h = _MD_HEADING.match(ln)
+        if h:
+            records.append((h.group(1).strip(), {}))
+            continue
+        m = _MD_FIELD.match(ln)
+        if m:
+            key, value = m.group(1).strip(), m.group(2).strip().strip("`").strip()
+            if value and key not in records[-1][1]:
+                records[-1][1][key] = coerce(value)
+    records = [(h, r) for h, r in records if r]
+    if sum(len(r) for _, r in records) < 2:
+        return []
+    if len(records) == 1:
+        return [Fact(k, v, f"the {_phrase(k)}") for k, v in records[0][1].items() if _fact_value_ok(k, v)]
+    facts: list[Fact] = []
+    for heading, rec in records[:4]:
+        if not heading or "." in heading or not _ok_value(heading):
+            continue
+        facts += [Fact(f"{heading}.{k}", v, f"the {_phrase(k)} of {heading}") for k, v in list(rec.items())[:4]
+                  if _fact_value_ok(k, v)]
+    return facts[:_MAX_NESTED]
+
+
+_REPR_INNER = re.compile(r"\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}")
+_REPR_PAIR = re.compile(r"'(\w{1,40})':\s*('([^'\\\n]{0,80})'|-?\d+(?:\.\d+)?(?=[,}\s]))")
+
+
+def _repr_pairs(text: str) -> dict[str, Any]:
+    """The top-level ``'key': scalar`` pairs of a dict printed by Python (nested values left out)."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")):
+        return {}
+    body = body[1:-1]
+    for _ in range(20):
+        inner = _REPR_INNER.sub("\u00a7", body)  # a nested value: no scalar
+        if inner == body:
+            break
+        body = inner
+    return {k: (sv if q.startswith("'") else coerce(q)) for k, q, sv in _REPR_PAIR.findall(body)}
+
+
 _TR = re.compile(r"<tr[^>]*>(.*?)</tr>", re.IGNORECASE | re.DOTALL)
 _TD = re.compile(r"<t[hd][^>]*>(.*?)</t[hd]>", re.IGNORECASE | re.DOTALL)
 
@@ -303,10 +353,16 @@ def _text_table(text: str) -> list[dict[str, Any]]:
 
 
 def _text_facts(text: str) -> list[Fact]:
-    """Facts of a text that is a table or ``key: value`` lines (one record, or rows of records)."""
+    """Facts of a text that is a table, ``key: value`` lines (one record, or rows of records), Markdown
+    ``**Key:** value`` fields under headings, or a Python-printed dict (``{'name': 'x', 'count': 3}``)."""
     table = _text_table(text)
     if table:
         return _row_facts(table, first_column_labels=True)
+    md = _markdown_facts(text)
+    if md:
+        return md
+    if text.startswith("{'"):
+        return [Fact(k, v, f"the {_phrase(k)}") for k, v in _repr_pairs(text).items() if _fact_value_ok(k, v)]
     rows = _text_records(text)
     if len(rows) > 1:
         return _row_facts(rows)

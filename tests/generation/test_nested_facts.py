@@ -74,3 +74,22 @@ def test_tables_html_and_markdown():
 def test_a_plain_listing_gives_no_fact():
     assert _facts(_rec("[FILE] letter.txt\n[FILE] packing.md", tool="list_directory")) == {}
     assert _facts(_rec("line one\nline two\nline three")) == {}
+
+
+def test_markdown_fields_of_one_record_and_of_headed_records():
+    one = ("## Complete Task Details\n\n### Add a watering schedule\n\n**ID:** `0b6c1f3e-2f5a-4c1e-9a7d-1c2b3d4e5f60`\n\n"
+           "**Status:** in_progress\n\n**Description:**Store how often each bed is watered\n\n"
+           "**Update Time:** 2026/12/2 3:47:44\n")
+    assert _facts(_rec(one, tool="get_task_detail")) == {
+        "Status": "in_progress", "Description": "Store how often each bed is watered"}  # no uuid, no time
+    many = ("# Dashboard\n\n### Dig the beds\n\n- **Status:** done\n- **Owner:** Ana\n\n"
+            "### Order seeds\n\n- **Status:** pending\n- **Owner:** Jonas\n")
+    assert _facts(_rec(many, tool="list_tasks")) == {
+        "Dig the beds.Status": "done", "Dig the beds.Owner": "Ana",
+        "Order seeds.Status": "pending", "Order seeds.Owner": "Jonas"}
+
+
+def test_a_python_printed_dict_gives_its_top_level_scalars_only():
+    text = ("{'name': 'garden_notes', 'count': 3, 'sample_documents': {'ids': ['n1', 'n2'], 'embeddings': "
+            "array([[1.0, 0.0], [0.8, 0.1]]), 'documents': ['Tomatoes need sun', 'Basil'], 'uris': None}}")
+    assert _facts(_rec(text, tool="get_collection_info", args={"collection_name": "garden_notes"})) == {"count": 3}
