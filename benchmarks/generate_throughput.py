@@ -1,6 +1,6 @@
 """Generation throughput on the default fleet: where the wall time goes, CPU split, server starts, identity hash.
 
-Usage: python benchmarks/generate_throughput.py RUN_DIR [N_PLANS] [SERVERS,comma,separated] [--seed S]
+Usage: python benchmarks/generate_throughput.py RUN_DIR [N_PLANS] [SERVERS,comma,separated] [--seed S] [--conn K]
 
 The run directory is discarded first (``force``). The pipeline's functions are wrapped from here (no
 source change), so the same script measures the code before and after a change:
@@ -44,6 +44,7 @@ ap.add_argument("run", type=Path)
 ap.add_argument("n_plans", type=int, nargs="?", default=300)
 ap.add_argument("servers", nargs="?", default="")
 ap.add_argument("--seed", type=int, default=0)
+ap.add_argument("--conn", type=int, default=1, help="--max-connections: plans in flight (default 1, sequential)")
 opt = ap.parse_args()
 
 seconds: Counter[str] = Counter()
@@ -93,7 +94,7 @@ Fleet, Conn = mcp_fleet.Fleet, mcp_client.ServerConnection
 timed_async(Fleet, "start", "fleet start", set_phase=True)
 timed_async(pipeline, "discover", "discovery", set_phase=True)
 timed_async(Fleet, "reset_episode", "resets (waited)", set_phase=True)
-timed_async(Fleet, "_restart_fresh", "restarts (background)", set_phase=True)
+timed_async(Fleet, "_restart_fresh", "restarts (background)", set_phase=True)  # warm-pool swaps too
 timed_async(pipeline, "_volatile_fields", "re-probes", set_phase=True)
 timed_sync(pipeline, "build_graph", "graph")
 timed_sync(pipeline, "sample_plans", "sampling")
@@ -136,7 +137,8 @@ if opt.servers:
     specs = [s for s in specs if s.name in keep]
 load0 = os.getloadavg()
 t0 = time.perf_counter()
-summary = pipeline.generate(opt.run, specs, pipeline.GenerateConfig(n_plans=opt.n_plans, seed=opt.seed), force=True)
+summary = pipeline.generate(opt.run, specs, pipeline.GenerateConfig(n_plans=opt.n_plans, seed=opt.seed,
+                                                                    max_connections=opt.conn), force=True)
 wall = time.perf_counter() - t0
 load1 = os.getloadavg()
 own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -160,6 +162,11 @@ print(f"CPU: firefly {cpu_own:.1f}s, server processes {cpu_servers:.1f}s "
 per = sorted(((k.split(":", 1)[1], v) for k, v in counts.items() if k.startswith("starts:")), key=lambda x: -x[1])
 print(f"server starts {counts['server starts']} ({len(per)} servers; most: "
       f"{', '.join(f'{n} {v}' for n, v in per[:6])})")
+ft = summary.get("timing", {})
+print(f"episode resets by a process: {ft.get('fleet restarts', 0):.0f} restarts (a plan may wait for the start), "
+      f"{ft.get('fleet spare_swaps', 0):.0f} warm-pool swaps (a spare started ahead), "
+      f"{ft.get('fleet spare_starts', 0):.0f} spare starts (in the server starts above); "
+      f"{ft.get('fleet file_restores', 0):.0f} in-place file restores")
 fleet_stats = summary.get("fleet_stats")
 if fleet_stats:
     print(f"fleet: {json.dumps(fleet_stats, sort_keys=True)}")
