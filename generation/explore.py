@@ -18,7 +18,7 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard
 from firefly_eval.facts import error_reason, fact_value, parse_result
-from firefly_eval.generation.graph import param_concept
+from firefly_eval.generation.graph import listed_concept, param_concept
 from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
 from firefly_eval.mcp.client import ServerError
@@ -219,7 +219,7 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                 if tv is None or pname in strong:
                     continue
                 concept = param_concept(pname, sch)
-                same_concept = concept == out_concept and flows_between(concept, rec.server, tool.server)
+                same_concept = concept == out_concept and flows_between(concept, rec.server, tool.server, tv)
                 number_flow = numbers_flow and isinstance(v, (int, float)) and not isinstance(v, bool) and (
                     sch.get("type") in ("number", "integer") or concept == "number")
                 if same_concept or number_flow:
@@ -361,7 +361,7 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
             step.attempts.append(rec)
             if succeeded(rec):
                 step.record = rec
-                outputs[node] = extract_values(rec.result)
+                outputs[node] = extract_values(rec.result, listed_concept(tool))
                 bank.learn(rec.result)
                 break
             if card_sets:  # the card's next argument set before any repair

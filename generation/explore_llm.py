@@ -15,7 +15,10 @@ from inspect_ai.model import ChatMessageSystem, ChatMessageTool, ChatMessageUser
 
 from firefly_eval.agent_tools import exposed_name, tool_info
 from firefly_eval.generation.explore import Exploration, StepResult
+from firefly_eval.generation.graph import listed_concept, param_concept
 from firefly_eval.generation.llm_stats import LLMStats, role_model
+from firefly_eval.generation.sampling import flows_between
+from firefly_eval.generation.values import extract_values
 from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import Plan, ToolSpec
@@ -109,4 +112,27 @@ async def explore_plan_llm(  # noqa: C901 - one tool-use loop: refuse, parse, ca
     else:
         if left():
             stats.turn_budget_spent += 1
+    _mark_flows(plan, steps, fleet)
     return Exploration(plan, [steps[i] for i in sorted(steps)], calls, infra)
+
+
+def _mark_flows(plan: Plan, steps: dict[int, StepResult], fleet: Fleet) -> None:
+    """The arguments the model took from a predecessor's result (a table the listing gave): the same
+    data flows the offline explorer records in ``StepResult.bound``, for the synthesizer's references."""
+    for node, step in steps.items():
+        if step.record is None:
+            continue
+        tool = fleet.tools.get(plan.nodes[node])
+        props = (tool.input_schema.get("properties") or {}) if tool else {}
+        for src, dst in plan.edges:
+            prev = steps.get(src)
+            if dst != node or prev is None or prev.record is None:
+                continue
+            prev_tool = fleet.tools.get(plan.nodes[src])
+            found = extract_values(prev.record.result, listed_concept(prev_tool) if prev_tool else None)
+            for param, value in step.record.arguments.items():
+                sch = props.get(param) if isinstance(props.get(param), dict) else {}
+                concept = param_concept(param, sch)
+                if param not in step.bound and value in found.get(concept or "", []) and flows_between(
+                        concept, prev.record.server, step.record.server, value) and concept != "text":
+                    step.bound[param] = src

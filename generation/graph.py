@@ -105,15 +105,32 @@ def param_concept(name: str, schema: dict[str, Any] | None = None) -> str | None
         return "date"
     if fmt in ("uri", "url"):
         return "url"
+    if schema.get("type") == "boolean":
+        return None  # a yes/no is no date ("include_today") and no path
     low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    low = re.sub(r"(?<=.)_(str|string|text)$", "", low)  # date_str is a date
     last = re.split(r"[_\-. ]+", low.strip("_"))[-1] if low.strip("_") else low
     for concept, pat in _CONCEPTS.items():
         # whole name (repo_path, file_path) or its last token (max_count -> count), never a suffix
         # of a word ("reason" is not "n", "operation" is not a number)
         if pat.fullmatch(low) or pat.fullmatch(last) or (pat.search(low) and "_" in low and pat.search(last)):
+            if concept == "date" and schema.get("type") in ("integer", "number"):
+                return "number"  # "days": a count of days, not a date
             return concept
     if schema.get("type") in ("number", "integer"):
         return "number"
+    return None
+
+
+def listed_concept(tool: ToolSpec) -> str | None:
+    """The handle a listing tool lists ("table" for list_tables, "entity" for a graph read), by its name."""
+    words = set(re.split(r"[_\-\s]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool.name).lower()))
+    if not words & {"list", "tables", "show", "search", "find", "read", "get", "describe"}:
+        return None
+    for concept, pat in (("table", r"tables?|sheets?|worksheets?"), ("entity", r"graph|nodes?|entities"),
+                         ("repo", r"branch(es)?|repos?")):
+        if any(re.fullmatch(pat, w) for w in words):
+            return concept
     return None
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from firefly_eval.cards import ToolCard
-from firefly_eval.generation.graph import ToolGraph, param_concept
+from firefly_eval.generation.graph import ToolGraph, param_concept, tool_outputs
 from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 
 __all__ = ["PATTERNS", "card_flows", "card_guidance", "coverage", "sample_plans", "satisfiable", "with_openers"]
@@ -37,18 +38,29 @@ def _default_can_produce(name: str, schema: dict[str, Any]) -> bool:
     )
 
 
-# what can flow from one server's result into another server's tool: a date, a file, a link, a formula.
-# An id, a name, a text or a number means something only on the server that made it ("that user id"
-# of the shop is not a key of the notes server); :func:`explore._bind_card_outputs` binds by the same rule.
-CROSS_SERVER_CONCEPTS = frozenset({"date", "path", "url", "expression"})
+# what can flow from one server's result into another server's tool: a date, a link, a formula, each
+# of its own shape. An id, a name, a text or a number means something only on the server that made it
+# ("that user id" of the shop is no key of the notes server), and a path only inside the sandbox of the
+# server that listed it; :func:`explore._bind_card_outputs` binds by the same rule.
+CROSS_SERVER_SHAPES: dict[str, re.Pattern[str]] = {
+    "date": re.compile(r"^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$"),
+    "url": re.compile(r"^[a-z][a-z0-9+.-]*://\S+$"),
+    "expression": re.compile(r"^(?=.*[A-Za-z])(?=.*[-+*/^])[\w\s+\-*/^().,]+$"),
+}
+_HANDLES = frozenset({"table", "path", "id", "entity", "repo"})  # what a listing hands to the next step
+_NOT_A_VALUE = re.compile(r"^(is|has|can|was)_|_(days|count|total|valid)$")  # a yes/no or a count named like a date
 
 
-def flows_between(concept: str | None, src_server: str, dst_server: str) -> bool:
+def flows_between(concept: str | None, src_server: str, dst_server: str, value: Any = None) -> bool:
     """A value of ``concept`` may feed a parameter of that concept on ``dst_server`` (numbers never:
-    they bind only by position within one server's workflow)."""
+    they bind only by position within one server's workflow); across servers only a date, link or
+    formula, and, when ``value`` is given, only one of that shape ("2025-12-26", not "true")."""
     if concept is None or concept == "number":
         return False
-    return src_server == dst_server or concept in CROSS_SERVER_CONCEPTS
+    if src_server == dst_server:
+        return True
+    shape = CROSS_SERVER_SHAPES.get(concept)
+    return shape is not None and (value is None or bool(shape.match(str(value).strip())))
 
 
 def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[Key, Key]]:
@@ -59,9 +71,13 @@ def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[K
     produces: dict[Key, set[str]] = {}
     for t in tools:
         card = cards.get(t.key)
-        if card is None or card.use != "answer":
+        if card is not None and card.use == "never":
             continue
-        produces[t.key] = {c for o in card.outputs if (c := param_concept(o.name, {})) and c != "number"}
+        if card is not None and card.use == "answer" and card.outputs:
+            produces[t.key] = {c for o in card.outputs if (c := param_concept(o.name, {})) and c != "number"
+                               and not _NOT_A_VALUE.search(o.name)}
+        else:  # a listing or a tool without a card: the handles its name says it returns ("list tables")
+            produces[t.key] = tool_outputs(t) & _HANDLES
     takes: dict[Key, set[str]] = {}
     for t in tools:
         props = (t.input_schema or {}).get("properties") or {}

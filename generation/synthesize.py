@@ -12,6 +12,7 @@ produced must be the tool's default, or the task is not written (see ``verify.se
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 from dataclasses import dataclass, field
@@ -163,6 +164,18 @@ class _Step:
     feeds: bool = False
 
 
+def _parsed(rec: CallRecord) -> Any:
+    """A result's data: :func:`parse_result`, and a Python literal printed as text (``[{'name': 'orders'}]``,
+    how several SQLite servers answer) read as the data it is."""
+    data = parse_result(rec.result)
+    if isinstance(data, str) and data.strip()[:1] in "[{(" and len(data) < 20000:
+        try:
+            return ast.literal_eval(data.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return data
+    return data
+
+
 def _leaves(data: Any, depth: int = 0) -> list[Any]:
     if depth > 5:
         return []
@@ -189,7 +202,7 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
             got = fact_value(st.record, o.key)
             if got is not None and not isinstance(got, (dict, list)) and normalize_text(str(got)) == sv:
                 return st, o
-        if any(normalize_text(str(x)) == sv for x in _leaves(parse_result(st.record.result))):
+        if any(normalize_text(str(x)) == sv for x in _leaves(_parsed(st.record))):
             return st, None
         raw = str(value).strip()
         if _HANDLE.match(raw) and appears_in(raw, result_text(st.record.result)):
@@ -339,7 +352,7 @@ def _bind_arguments(steps: list[_Step]) -> None:
             if prod is None:
                 continue
             src, out = prod
-            where = _place_in(value, parse_result(src.record.result)) if out is None else "field"
+            where = _place_in(value, _parsed(src.record)) if out is None else "field"
             if out is None and (param not in st.step.bound or where is None):
                 # a value the user states (a file name, a date) that an earlier text also shows, or an
                 # item deep in a listing: "that date" of a list of holidays is no particular date
@@ -394,12 +407,13 @@ def _place_in(value: Any, data: Any) -> str | None:
     pairs = _keyed(data)
     if len(pairs) <= 3:
         return "field"
+    listing = isinstance(data, (list, str)) or (isinstance(data, dict) and len({k for k, _ in pairs}) == 1)
     sv = normalize_text(str(value))
     keys = [k for k, x in pairs if normalize_text(str(x)) == sv]
     if any(sum(1 for k2, _ in pairs if k2 == k) == 1 for k in keys):
         return "field"
-    if any(next(normalize_text(str(x)) for k2, x in pairs if k2 == k) == sv for k in keys):
-        return "first"
+    if listing and any(next(normalize_text(str(x)) for k2, x in pairs if k2 == k) == sv for k in keys):
+        return "first"  # only of a listing: "the first date" of a reservation means nothing
     return None
 
 
@@ -493,8 +507,8 @@ def _subjects(st: _Step) -> set[str]:
     out: set[str] = set()
     for param, value in st.record.arguments.items():
         sch = props.get(param) if isinstance(props.get(param), dict) else {}
-        if param in st.bound or "enum" in sch:
-            continue
+        if param in st.bound or "enum" in sch or _default(st.tool, param) == value:
+            continue  # a tool's own default (tau2's state_key) is not what the user works on
         for x in value if isinstance(value, list) else [value]:
             if not isinstance(x, str) or len(x.strip()) < 3:
                 continue
@@ -518,7 +532,8 @@ def _related(a: _Step, b: _Step, stateful: set[str], changes: set[int]) -> bool:
 
 def _reflected(change: _Step, later: _Step) -> bool:
     """A later step on the same server shows what the change put there: an answer holds a value the
-    change stated (the new heading), or the result holds a text the change wrote (the saved note).
+    change stated (the new heading), or a count is asked of a result that holds a text the change
+    wrote ("how many saved notes mention Porto" after saving one).
     A name the change only pointed at (a sheet, a paragraph's anchor) or that the later step states
     itself does not count: the change is part of the request, not a call made beside it."""
     if change.record.server != later.record.server:
@@ -529,7 +544,9 @@ def _reflected(change: _Step, later: _Step) -> bool:
     answers = [normalize_text(str(v)) for _, v in later.answers]
     if any(normalize_text(x) in a for x in stated for a in answers):
         return True
-    text = result_text(later.record.result)
+    if not any(isinstance(v, (int, float)) and not isinstance(v, bool) for _, v in later.answers):
+        return False  # a text answer that does not hold the change does not depend on it
+    text = result_text(later.record.result)  # a count can: "how many saved notes mention Porto"
     return any(len(x.split()) >= 2 and appears_in(x, text) for x in stated)
 
 

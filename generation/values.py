@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import random
 import re
 from collections import defaultdict
@@ -122,10 +123,16 @@ def preferred_files(context: str) -> list[str]:
     return _files_of(_kinds(context))
 
 
-def extract_values(result: dict[str, Any]) -> dict[str, list[Any]]:
-    """Concept -> values found in a result (for binding successors' arguments)."""
+def extract_values(result: dict[str, Any], lists: str | None = None) -> dict[str, list[Any]]:
+    """Concept -> values found in a result (for binding successors' arguments). ``lists``: the concept
+    the tool lists ("table" for list_tables): bare names and ``name`` fields are values of it."""
     out: dict[str, list[Any]] = defaultdict(list)
     data = parse_result(result)
+    if isinstance(data, str) and data.strip()[:1] in "[{" and len(data) < 20000:
+        try:  # a Python literal printed as text ([{'name': 'orders'}], as several SQLite servers answer)
+            data = ast.literal_eval(data.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            pass
 
     def walk(key: str, v: Any, depth: int) -> None:
         if depth > 4:
@@ -138,6 +145,8 @@ def extract_values(result: dict[str, Any]) -> dict[str, list[Any]]:
                 walk(key, x, depth + 1)
         elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
             c = param_concept(key) if key else None
+            if c is None and lists and key in ("", "name", "title") and isinstance(v, str):
+                c = lists
             if c and v not in out[c]:
                 out[c].append(v)
             if isinstance(v, (int, float)):

@@ -224,16 +224,25 @@ def test_a_change_no_answer_depends_on_is_pointless():
     assert e.value.reason == "dropped_pointless_change"
 
 
-def test_a_change_the_later_result_shows_is_part_of_the_request():
-    tools = {**SHEET, ("xl", "add_note"): _tool("xl", "add_note", "file", "cell", "text")}
+@pytest.mark.parametrize("answer_key,kept", [("count", True), ("range", False)])
+def test_a_change_the_later_count_shows_is_part_of_the_request(answer_key, kept):
+    tools = {**SHEET, ("xl", "add_note"): _tool("xl", "add_note", "file", "cell", "text"),
+             ("xl", "notes"): _tool("xl", "notes", "file", "query")}
     cards = {**SHEET_CARDS, ("xl", "add_note"): ToolCard(server="xl", tool="add_note", use="step",
-                                                         goal='add the note "{text}" to {cell} of {file}')}
+                                                         goal='add the note "{text}" to {cell} of {file}'),
+             ("xl", "notes"): ToolCard(server="xl", tool="notes", goal="search the notes of {file} for {query}",
+                                       outputs=[OutputCard(key=answer_key, name="answer", ask="what it found")])}
     recs = [CallRecord(id="a", server="xl", tool="add_note",
                        arguments={"file": XL, "cell": "B2", "text": "Check the Porto stock"}, result=_text("Note set")),
-            CallRecord(id="b", server="xl", tool="describe", arguments={"file": XL},
-                       result=_text(json.dumps({"range": "A1:F41", "notes": ["B2: Check the Porto stock"]})))]
-    task = _steps(tools, cards, recs, [(0, 1)], stateful={"xl"})
-    assert len(task.reference_calls) == 2 and "Check the Porto stock" in task.question
+            CallRecord(id="b", server="xl", tool="notes", arguments={"file": XL, "query": "Porto"},
+                       result=_text(json.dumps({"count": 1, "range": "C9", "notes": ["B2: Check the Porto stock"]})))]
+    if kept:  # how many notes mention Porto depends on the note just added
+        task = _steps(tools, cards, recs, [(0, 1)], stateful={"xl"})
+        assert len(task.reference_calls) == 2 and "Check the Porto stock" in task.question
+    else:  # the cell of a match does not say whether the change was needed: two requests
+        with pytest.raises(SynthesisDrop) as e:
+            _steps(tools, cards, recs, [(0, 1)], stateful={"xl"})
+        assert e.value.reason in ("dropped_pointless_change", "dropped_trivial")
 
 
 @pytest.mark.parametrize("listing,value,phrase", [
