@@ -126,9 +126,15 @@ def error_reason(result: dict[str, Any], is_error: bool = False) -> str | None:
     first = text.splitlines()[0]
     if _ERROR_START.search(first):
         return f"reads as an error: {first[:80]}"
-    if len(text) <= 400 and (_ERROR_ANYWHERE.search(text) or _ERROR_CJK.search(text)):
+    if len(text) <= 400 and (_ERROR_ANYWHERE.search(text) or _ERROR_CJK.search(text)) or _every_line_errs(text):
         return f"reads as an error: {first[:80]}"
     return None
+
+
+def _every_line_errs(text: str) -> bool:
+    """Each line of a longer text is an error of its own ("a.md: Error - Parent directory does not exist")."""
+    lines = [ln for ln in text.splitlines() if re.search(r"\w", ln)]  # not the "---" between them
+    return 1 < len(lines) <= 50 and all(len(ln) <= 400 and _ERROR_ANYWHERE.search(ln) for ln in lines)
 
 
 @dataclass

@@ -93,3 +93,14 @@ def test_a_python_printed_dict_gives_its_top_level_scalars_only():
     text = ("{'name': 'garden_notes', 'count': 3, 'sample_documents': {'ids': ['n1', 'n2'], 'embeddings': "
             "array([[1.0, 0.0], [0.8, 0.1]]), 'documents': ['Tomatoes need sun', 'Basil'], 'uris': None}}")
     assert _facts(_rec(text, tool="get_collection_info", args={"collection_name": "garden_notes"})) == {"count": 3}
+
+
+def test_a_text_whose_every_line_is_an_error_is_an_error():
+    from firefly_eval.facts import error_reason
+
+    long = "/v/" + "x" * 150
+    text = (f"{long}/inbox.md: Error - Parent directory does not exist: {long}\n---\n"
+            f"{long}/garden.md: Error - Parent directory does not exist: {long}/projects")
+    assert len(text) > 400 and error_reason({"content": [{"type": "text", "text": text}]}) is not None
+    mixed = f"{long}/inbox.md: Error - Parent directory does not exist\n---\n{long}/garden.md: # Garden notes"
+    assert error_reason({"content": [{"type": "text", "text": mixed + "\n" + "text " * 80}]}) is None
