@@ -181,7 +181,9 @@ def fleet_table(fleet: Path) -> list[dict]:
 
 
 def run_n(fleet: Path, run: Path, n: int, seed: int) -> dict:
-    """One ``firefly generate -n N`` on the fleet; its figures from summary.json."""
+    """One ``firefly generate -n N`` on the fleet; its figures from summary.json (and the machine's load
+    average before and after: timings on a shared machine are not clean)."""
+    load_before = [round(x, 2) for x in os.getloadavg()]
     res = subprocess.run(["nice", "-n", "10", FIREFLY, "generate", "-n", str(n), "--seed", str(seed),
                           "--fleet", str(fleet), "--out", str(run)], capture_output=True, text=True)
     summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").exists() else {}
@@ -189,16 +191,20 @@ def run_n(fleet: Path, run: Path, n: int, seed: int) -> dict:
     counts = summary.get("counts", {})
     ok = sum(v["ok"] for v in per.values())
     total = sum(v["calls"] for v in per.values())
-    return {"n": n, "exit": res.returncode, "plans": summary.get("plans"), "plans_note": summary.get("plans_note", ""),
+    plans_file = next((f for f in [run / "plans.jsonl", *sorted(run.glob("failed-*/plans.jsonl"))] if f.exists()), None)
+    n_plans = sum(1 for ln in plans_file.read_text().splitlines() if ln.strip()) if plans_file else None
+    return {"n": n, "exit": res.returncode, "plans": n_plans, "plans_note": summary.get("plans_note", ""),
             "kept": (counts.get("train", 0) + counts.get("test", 0)) if res.returncode == 0 else 0,
             "servers_with_tasks": sum(v["tasks"] > 0 for v in per.values()), "servers": len(per),
             "calls_ok": ok, "calls": total, "ok_share": round(ok / max(total, 1), 3),
             "seconds": summary.get("seconds"), "per_server": per,
+            "load_before": load_before, "load_after": [round(x, 2) for x in os.getloadavg()],
             "tail": "" if res.returncode == 0 else (res.stdout + res.stderr)[-1500:]}
 
 
 def print_run(fig: dict) -> None:
-    print(f"\n-n {fig['n']}: exit {fig['exit']}, plans {fig['plans']}, {fig['seconds']} s")
+    print(f"\n-n {fig['n']}: exit {fig['exit']}, plans {fig['plans']}, {fig['seconds']} s "
+          f"(load average before {fig['load_before']}, after {fig['load_after']})")
     if fig["tail"]:
         print(fig["tail"])
     if fig["plans_note"]:
