@@ -278,7 +278,9 @@ def _nested_facts(data: dict[str, Any]) -> list[Fact]:
                       for kk, vv in list(v.items())[:8] if isinstance(kk, str) and "." not in kk
                       and _fact_value_ok(kk, vv)]
         elif _records(v):
-            facts.append(Fact(f"number of {_phrase(k)}", len(v), f"how many {_phrase(k)} there are"))
+            scalars = sum(_ok_value(x) for x in v[0].values())
+            if _label_key(v) is not None or scalars >= 3:  # things (entities, relations), not bare metadata
+                facts.append(Fact(f"number of {_phrase(k)}", len(v), f"how many {_phrase(k)} there are"))
             facts += _row_facts(v)
     return facts[:_MAX_NESTED]
 

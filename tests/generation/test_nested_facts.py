@@ -104,3 +104,8 @@ def test_a_text_whose_every_line_is_an_error_is_an_error():
     assert len(text) > 400 and error_reason({"content": [{"type": "text", "text": text}]}) is not None
     mixed = f"{long}/inbox.md: Error - Parent directory does not exist\n---\n{long}/garden.md: # Garden notes"
     assert error_reason({"content": [{"type": "text", "text": mixed + "\n" + "text " * 80}]}) is None
+
+
+def test_no_count_of_bare_metadata_records():
+    rec = _rec(json.dumps({"ids": ["n1", "n2"], "metadatas": [{"bed": 1}, {"bed": 2}]}), tool="get_documents")
+    assert "number of metadatas" not in _facts(rec)
