@@ -192,6 +192,8 @@ class Verifier:
             src = sources.get(name)
             if src is None:
                 return f"field {name} has no source"
+            if src["call"] not in replayed:
+                return f"field {name} comes from a call outside the reference calls"
             value = fact_value(replayed[src["call"]], src["key"])
             if not grade({name: value}, {name: gold},
                          {"type": "object", "properties": {name: task.answer_schema["properties"][name]},
