@@ -77,7 +77,7 @@ class GenerateConfig:
     judge: str | None = None  # Inspect model rating kept tasks on the paper's five criteria (optional)
     cards_dirs: list[str] = field(default_factory=list)  # extra tool-card folders (firefly fleet cards --out)
     max_server_share: float = 0.15  # no server in more than this share of the kept tasks
-    max_connections: int = 1  # plans in flight (never two on one server) and calls in flight per model
+    max_connections: int = 1  # plans in flight (never two on one stateful server) and calls in flight per model
     judge_on_malformed: str = "drop"  # a task-judge reply that does not parse: drop (counted) or keep the task
     prices: dict[str, list[float]] = field(default_factory=dict)  # model -> [$/M input, $/M output tokens]
     discovery_file: str = ""  # RUN/discovery.json (set by generate): each server's own listing values

@@ -56,7 +56,8 @@ def generate_cmd(
     max_server_share: float = typer.Option(0.15, help="No server in more than this share of the kept tasks "
                                                       "(computed once from the total)."),
     max_connections: int = typer.Option(1, min=1, help="Plans in flight on the local executor (never two on one "
-                                                       "server; results equal the sequential run's) and calls in "
+                                                       "stateful server; stateless servers are shared; results "
+                                                       "equal the sequential run's) and calls in "
                                                        "flight to each model. Raise it (e.g. 8) with model roles."),
     judge_on_malformed: str = typer.Option("drop", help="A --judge reply that does not parse: drop the task "
                                                         "(counted as dropped_judge_malformed) or keep it."),
