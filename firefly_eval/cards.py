@@ -170,16 +170,163 @@ def _words(name: str) -> str:
     return " ".join(w.lower() for w in _WORD.findall(name))
 
 
+# Derived cards: a goal in the user's words from a description written for a model. A parameter is named by
+# what it holds ("fileAbsolutePath" -> "the file", "taskId" -> "the task"), never by words that join into an
+# identifier ("file absolute path" reads as fileAbsolutePath to a leak check, and to a reader).
+_QUALIFIERS = {"absolute", "relative", "full", "local", "raw"}
+_SIDES = {"from": "source", "src": "source", "source": "source", "to": "target", "dst": "target", "dest": "target",
+          "destination": "target", "target": "target"}
+_HANDLES = {"name", "names", "id", "ids", "identifier", "identifiers", "path", "paths", "key", "keys", "uri", "uris"}
+_CAMEL = re.compile(r"^[a-z]+[A-Z][A-Za-z0-9]*$")
+_CODE_IDENT = re.compile(r"(?<![\w{])([A-Za-z][A-Za-z0-9]*_[A-Za-z0-9_]+|[a-z]+[A-Z][A-Za-z0-9]*)(?![\w}])")
+_QUOTED = re.compile(r"""(['"`‘“])([A-Za-z_][\w.\-]*)(['"`’”])""")
+_BY_QUOTED = re.compile(r"""\s*\b(?:by|given|using|with|via|through|from|provide|call|calling|use)(?:\s+(?:a|an|the|its))?\s+"""
+                        r"""(['"`‘“])([A-Za-z_][\w.\-]*)(['"`’”])(?:\s+(?:tool|function|command|parameter|argument|field))?,?""",
+                        re.IGNORECASE)
+_USE_THIS_TOOL = re.compile(r"\b(?:use|call|invoke|run)s?\s+this\s+(?:tool|function)\s+(?:to|for)\s+(.+)", re.IGNORECASE)
+_THIS_TOOL_DOES = re.compile(r"\bthis (?:tool|function) ([a-z]+s)\b\s+(.+)", re.IGNORECASE)
+_DETERMINER = r"(?:(?:a|an|the|this|given|specific|specified|particular|existing|single|one|multiple|all)\s+)+"
+
+
+def _plural(word: str) -> str:
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return word[:-1] + "ies"
+    return word + ("es" if word.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def _joined(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def param_noun(param: str, avoid: set[str] | None = None, kind: str | None = None) -> str:
+    """What a parameter holds, as a user names it: ``fileAbsolutePath`` -> "file", ``sheet_name`` -> "sheet",
+    ``entityNames`` -> "entities", ``nextSteps`` -> "steps" (never words that join into a camelCase identifier
+    of ``avoid``, lower-cased); a name without words (``q``) by its JSON ``kind`` ("text", "number")."""
+    words = [w.lower() for w in _WORD.findall(param)]
+    words = [w for w in words if w not in _QUALIFIERS] or words
+    if len(words) > 1 and words[0] in _SIDES:
+        words[0] = _SIDES[words[0]]  # "from_language" -> "source language", "dstSheetName" -> "target sheet"
+    if len(words) > 1 and words[-1] in _HANDLES:
+        plural = words[-1].endswith("s")
+        words = words[:-1]
+        if plural:
+            words[-1] = _plural(words[-1])
+    if not words:
+        return {"integer": "number", "number": "number", "boolean": "choice"}.get(kind or "", "text")
+    phrase = " ".join(words)
+    if any(len(a) >= 3 and a in _joined(phrase) for a in avoid or ()):
+        phrase = " ".join(words[1:]) if words[0] in ("source", "target") else words[-1]
+        if words[0] in ("source", "target") and any(a in _joined(phrase) for a in avoid or ()):
+            phrase = words[-1]
+        phrase = {"source": f"source {phrase}", "target": f"target {phrase}"}.get(words[0], phrase) \
+            if not any(a in _joined(f"{words[0]} {phrase}") for a in avoid or ()) else phrase  # "next steps" spells nextSteps: "steps"
+    return phrase
+
+
+def _first_sentence(description: str) -> str:
+    lines = [ln.strip() for ln in (description or "").splitlines()]
+    text = next((re.sub(r"^[#*>\-\s]+", "", ln) for ln in lines if re.sub(r"^[#*>\-\s]+", "", ln)), "")
+    text = re.split(r"(?<=[.!?])\s", text)[0].strip().rstrip(".!").strip()
+    m = _USE_THIS_TOOL.search(text)
+    if m:  # "When you need ..., you can use this tool to enter a research mode" -> "enter a research mode"
+        text = m.group(1).strip()
+    m = _THIS_TOOL_DOES.search(text)
+    if m:  # "After all tasks are done, this tool finalizes the request" -> "finalize the request"
+        verb = m.group(1)
+        verb = verb[:-3] + "y" if verb.endswith("ies") else verb[:-2] if re.search(r"(ch|sh|ss|x)es$", verb) else verb[:-1]
+        text = f"{verb} {m.group(2)}"
+    text = re.sub(r"\s*\([^()]*\)", "", text)  # "(not done yet)", "(e.g. ...)"
+    if len(text.split()) > 14:  # a long sentence: its first clause says what the tool does
+        text = re.split(r",\s|;\s|\s[-\u2013\u2014]\s|:\s", text)[0]
+    return text.strip()
+
+
+def _plain_goal(tool: ToolSpec, params: list[str], props: dict[str, Any], avoid: set[str]) -> tuple[str, set[str]]:
+    """The description's first sentence without identifiers: a quoted parameter named as a handle ("by
+    'taskId'", "given a 'requestId',") is dropped (the goal names the thing instead), elsewhere it becomes its
+    slot ("containing the substring 'q'" -> "{q}"); other quoted or code-like names are dropped or worded."""
+    text = _first_sentence(tool.description or "")
+    if not text:
+        return _words(tool.name), set()
+    slotted: set[str] = set()
+    text = _BY_QUOTED.sub(lambda m: "" if (m.group(2) in props or m.group(2) == tool.name
+                                           or _CODE_IDENT.fullmatch(m.group(2))) else m.group(0), text)
+
+    def quoted(m: re.Match[str]) -> str:
+        name = m.group(2)
+        if name in params and name not in slotted:
+            slotted.add(name)
+            return "{" + name + "}"
+        return "" if (name in props or name == tool.name or _CODE_IDENT.fullmatch(name)) else m.group(0)
+
+    text = _QUOTED.sub(quoted, text)
+
+    def code(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name in params and name not in slotted:
+            slotted.add(name)
+            return "{" + name + "}"
+        words = _words(name)
+        return "" if (_CAMEL.match(name) or _joined(words) in avoid) else words
+
+    text = _CODE_IDENT.sub(code, text)
+    for name in props:  # "based on task ID" spells taskId: the slot names the task instead
+        if isinstance(name, str) and _CAMEL.match(name):
+            spelled = r"\s+".join(re.escape(w) for w in _WORD.findall(name))
+            text = re.sub(rf"(?:\s+(?:based on|by|using|with|via|from|given|for)(?:\s+(?:a|an|the|its))?)?\s*\b{spelled}\b",
+                          "", text, flags=re.IGNORECASE)
+    text = re.sub(r"\s+([,.;:])", r"\1", re.sub(r"\s{2,}", " ", text)).strip(" ,;:")
+    return (text or _words(tool.name)), slotted
+
+
 def derived_card(tool: ToolSpec) -> ToolCard:
-    """A card from the tool's description alone (no curated or LLM card): its first sentence as
-    the goal, required parameters as slots, the result's whole text as the one output."""
-    desc = (tool.description or "").strip().split("\n")[0]
-    desc = re.split(r"(?<=[.!?])\s", desc)[0].rstrip(".") if desc else f"{_words(tool.name)}"
-    goal = desc[:1].lower() + desc[1:]
-    req = list((tool.input_schema or {}).get("required") or [])
-    if req:
-        goal += " for " + " and ".join(f"{_words(p)} {{{p}}}" for p in req)
+    """A card from the tool's description alone (no curated or LLM card): the first sentence, in plain
+    words, as the goal; each required parameter as a slot named by what it holds ("the file {fileAbsolutePath}",
+    put where the sentence names that thing: "get the schema of the table {table_name}"); a one-line text
+    result (not a JSON listing) as the one output, asked as what the goal gets ("the number of documents")."""
+    schema = tool.input_schema or {}
+    props = schema.get("properties") or {}
+    req = [p for p in (schema.get("required") or []) if isinstance(p, str)]
+    avoid = {_joined(n) for n in [*props, tool.name] if isinstance(n, str) and _CAMEL.match(n)}
+    goal, slotted = _plain_goal(tool, req, props, avoid)
+    goal = goal[:1].lower() + goal[1:]
+    nouns = {p: param_noun(p, avoid, (props.get(p) or {}).get("type") if isinstance(props.get(p), dict) else None)
+             for p in req}
+    tail = []
+    for p in req:
+        if p in slotted:
+            continue
+        noun = nouns[p]
+        last = re.escape(noun.split()[-1])
+        m = re.search(rf"\b{_DETERMINER}((?:[A-Za-z][\w-]*\s+)?){last}\b", goal, re.IGNORECASE) \
+            if noun.split()[-1] not in {"text", "number", "choice"} else None
+        if (m and "{" not in goal[m.start():m.end()] and not goal[m.end():].startswith(" {")
+                and len(noun.split()) == 1 and list(nouns.values()).count(noun) == 1):
+            goal = goal[:m.start()] + f"the {m.group(1)}{goal[m.end() - len(noun.split()[-1]):m.end()]} {{{p}}}" \
+                + goal[m.end():]  # "for a specific table" -> "for the table {table_name}"
+        else:
+            tail.append(f"the {noun} {{{p}}}")
+    if tail:
+        goal += " for " + " and ".join(tail)
+    ask = _goal_ask(goal)
     return ToolCard(server=tool.server, tool=tool.name, goal=goal, source="derived",
-                    inputs={p: f"the {_words(p)}" for p in req},
-                    outputs=[OutputCard(key="text", name="result", ask="the result", refer="that result")],
+                    inputs={p: f"the {nouns[p]}" for p in req},
+                    outputs=[OutputCard(key=_ONE_LINE, name=_FIELD_NAME.sub("_", ask[4:]).strip("_")[:40] or "result",
+                                        ask=ask, refer="that " + ask[4:])],
                     schema_hash=schema_hash(tool))
+
+
+# a whole result as an answer only when it is one short line that is no JSON listing or object ("[]", "{}")
+_ONE_LINE = r"text|re:^[^\[\]{}\n]{1,120}$"
+_FIELD_NAME = re.compile(r"[^a-z0-9]+")
+_GETS = re.compile(r"^(?:get|gets|return|returns|count|counts|retrieve|retrieves|fetch|fetches|find|finds|show|shows|"
+                   r"list|lists|read|reads|calculate|calculates|compute|computes)\s+(?:all\s+|the\s+)?"
+                   r"((?:number|count|total|size|name|names|list|amount|sum|value|length)\b(?:\s+of\s+[a-z]+)?|"
+                   r"[a-z]+(?:\s+[a-z]+)?\s+(?:names|ids|count|total|size))\b", re.IGNORECASE)
+
+
+def _goal_ask(goal: str) -> str:
+    """How to ask for a tool's one-line result from its goal: "get the number of documents in ..." -> "the
+    number of documents", "list all collection names ..." -> "the collection names"; else "the result"."""
+    m = _GETS.match(goal)
+    return f"the {m.group(1).lower()}" if m else "the result"

@@ -215,24 +215,76 @@ _CHATTER_KEYS = {"message", "status", "success", "ok", "msg", "info", "detail", 
                  "timestamp", "created_at", "updated_at", "time", "elapsed", "duration_ms"}
 
 
-def _derived_outputs(rec: CallRecord) -> list[OutputCard]:
-    """Answer facts of a tool without a card: the scalar fields of its result, named by their keys."""
-    outs = []
+_WHOLE_KEYS = {"text", "value"}  # the whole result: the derived card's own output words it from the goal
+
+
+def _derived_outputs(rec: CallRecord, tool: ToolSpec | None = None) -> list[OutputCard]:
+    """Answer facts of a tool without a card: the result's facts (:func:`extract_facts`), asked in the
+    fact's own words ("the cid of name", "the number of entities", "the title of the task"); not the whole
+    text (the card asks for that), not chatter or acknowledgements, nothing that is no answer (an empty
+    listing, a long text), and never a field or ask that spells one of the tool's parameter names."""
+    props = ((tool.input_schema or {}).get("properties") or {}) if tool else {}
+    params = {str(p).lower() for p in [*props, *rec.arguments]}
+    spelled = {re.sub(r"[^a-z0-9]", "", p) for p in [*props, *rec.arguments]
+               if re.fullmatch(r"[a-z]+[A-Z][A-Za-z0-9]*", str(p))}
+    outs: list[OutputCard] = []
+    names: set[str] = set()
     for f in extract_facts(rec):
         if len(outs) == 4:
             break
+        if f.key in _WHOLE_KEYS or not _good_answer(f.value):
+            continue
         last = re.split(r"[.\[\]]+", f.key.strip("."))
         tail = next((x for x in reversed(last) if x and not x.isdigit()), "")
         if tail.lower() in _CHATTER_KEYS or (isinstance(f.value, str) and _ACK.search(f.value)):
             continue  # "message: Insight added", "status: ok" report the call, not the data
-        key_words = " ".join(x for x in last if x and not x.isdigit()) or f.key
-        words = re.sub(r"[^a-z0-9]+", " ", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key_words).lower()).strip()
-        if not words or words in ("text", "value", "0"):
-            words = "result"
-        name = _FIELD.sub("_", words).strip("_")[:40] or "result"
-        outs.append(OutputCard(key=f.key, name=name if name[0].isalpha() else f"value_{name}"[:40],
-                               ask=f"the {words}", refer=f"that {words}"))
+        words = _fact_words(f)
+        if not words or any(s in re.sub(r"[^a-z0-9]", "", words) for s in spelled if len(s) >= 3):
+            continue  # "the entity type" spells entityType: a parameter's name is no way to ask
+        name = _FIELD.sub("_", re.sub(r"\b(the|a|an)\b", " ", words)).strip("_")[:40] or "value"
+        name = name if name[0].isalpha() else f"value_{name}"[:40]
+        if name in params:
+            name = f"{name}_found"[:40]  # "log_level" is configure's parameter: the field says what was found
+        if name in names:
+            continue
+        names.add(name)
+        outs.append(OutputCard(key=f.key, name=name, ask=f"the {words}", refer=_fact_refer(words)))
     return outs
+
+
+_BARE = {"name", "id", "key", "value", "result", "path", "title", "text", "type"}
+
+
+def _fact_refer(words: str) -> str | None:
+    """How a later step refers to a fact: "that request" of "id of the request"; None for a bare "name" or
+    "id", whose consumer says what it is ("that table", not "that name")."""
+    if words in _BARE:
+        return None
+    m = re.match(r"^(?:id|name|key|identifier|title) of (?:the )?(.+)$", words)
+    return f"that {m.group(1)}" if m else f"that {words}"
+
+
+def _fact_words(f: Fact) -> str:
+    """A fact asked in plain words, without its article: its description when it names the field ("the cid of
+    name", "the title of the task"), "number of entities" for a count, else its key's words."""
+    if f.key.startswith("number of "):
+        return f.key
+    desc = re.sub(r"^(the|a|an)\s+", "", (f.description or "").strip().lower())
+    if not desc or desc in ("result", "number", "value") or re.fullmatch(r"[\d\s.]*", desc):
+        key_words = " ".join(x for x in re.split(r"[.\[\]]+", f.key.strip(".")) if x and not x.isdigit())
+        desc = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key_words)
+    for part in re.split(r"[.\[\]]+", f.key):
+        words = re.findall(r"[A-Z]?[a-z]+|\d+", part) if re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)+", part) else []
+        if len(words) > 1:  # camelCase spells an identifier ("requestid", "request id"): "the id of the request"
+            w = [x.lower() for x in words]
+            said = f"{w[-1]} of the {' '.join(w[:-1])}" if w[-1] in _OF_WORDS else None
+            for form in (part.lower(), " ".join(w)):
+                desc = re.sub(rf"\b{re.escape(form)}\b", said or " ".join(w), desc)
+    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9\s'-]+", " ", desc.lower())).strip()
+
+
+_OF_WORDS = {"id", "name", "type", "count", "status", "title", "date", "time", "level", "size", "path", "key", "number",
+             "description", "details", "url", "index", "total"}
 
 
 def _default(tool: ToolSpec | None, param: str) -> Any:
@@ -333,7 +385,7 @@ def _card_steps(exp: Exploration, tools: dict[tuple[str, str], ToolSpec],
         if card is None or card.use == "never":
             raise SynthesisDrop("dropped_never_tool")
         if card.source == "derived":  # no card: the result's own scalar fields are the facts
-            card = card.model_copy(update={"outputs": _derived_outputs(rec) or card.outputs})
+            card = card.model_copy(update={"outputs": _derived_outputs(rec, tool) or card.outputs})
         steps.append(_Step(s, rec, card, tool))
     return steps
 

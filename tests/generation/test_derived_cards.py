@@ -1,0 +1,123 @@
+"""Derived cards and derived outputs (tools of a user's own fleet, without a curated or LLM card): goals in a
+user's words that never spell a tool or parameter name, answers asked in the fact's own words, no whole-text
+or empty-listing answers."""
+
+import json
+import re
+
+from firefly_eval.cards import derived_card, param_noun
+from firefly_eval.facts import fact_value
+from firefly_eval.generation.explore import Exploration, StepResult
+from firefly_eval.generation.synthesize import _derived_outputs, synthesize_task
+from firefly_eval.generation.verify import name_leaks
+from firefly_eval.schema import CallRecord, Plan, ToolSpec
+
+
+def _tool(name: str, description: str, required: list[str], server: str = "tm", types: dict | None = None) -> ToolSpec:
+    props = {p: {"type": (types or {}).get(p, "string")} for p in required}
+    return ToolSpec(server=server, name=name, description=description,
+                    input_schema={"type": "object", "properties": props, "required": required})
+
+
+def _rec(tool: str, args: dict, text: str, server: str = "tm", rid: str = "c1") -> CallRecord:
+    return CallRecord(id=rid, server=server, tool=tool, arguments=args,
+                      result={"content": [{"type": "text", "text": text}]})
+
+
+def _spelled(goal: str, params: list[str]) -> list[str]:
+    """camelCase parameters whose words the goal text (slots removed) runs together."""
+    text = re.sub(r"[^a-z0-9]", "", re.sub(r"\{[^{}]+\}", " ", goal).lower())
+    return [p for p in params if re.fullmatch(r"[a-z]+[A-Z]\w*", p) and p.lower() in text]
+
+
+def test_parameters_are_named_by_what_they_hold():
+    assert param_noun("fileAbsolutePath") == "file"
+    assert param_noun("sheet_name") == "sheet"
+    assert param_noun("taskId") == "task"
+    assert param_noun("entityNames") == "entities"
+    assert param_noun("from_language") == "source language"
+    assert param_noun("nextSteps", {"nextsteps"}) == "steps"  # "next steps" would spell nextSteps
+    assert param_noun("q", kind="string") == "text" and param_noun("n", kind="integer") == "number"
+
+
+def test_goals_drop_quoted_identifiers_and_name_the_thing():
+    cases = [
+        (_tool("read_sheet", "Read values from Excel sheet with pagination.", ["fileAbsolutePath", "sheetName"]),
+         "read values from Excel sheet with pagination for the file {fileAbsolutePath} and the sheet {sheetName}"),
+        (_tool("open_task_details", "Get details of a specific task by 'taskId'. For inspecting.", ["taskId"]),
+         "get details of the task {taskId}"),
+        (_tool("get_next_task", "Given a 'requestId', return the next pending task (not done yet). More.", ["requestId"]),
+         "return the next pending task for the request {requestId}"),
+        (_tool("filter_table_names", "Return all table names in the database containing the substring 'q' "
+               "separated by comma.", ["q"]),
+         "return all table names in the database containing the substring {q} separated by comma"),
+        (_tool("research_mode", "When you need to do research, you can use this tool to enter a research mode. "
+               "More.", ["topic"]),
+         "enter a research mode for the topic {topic}"),
+        (_tool("get_task_detail", "Retrieve complete information of a task based on task ID, including guides",
+               ["taskId"]),
+         "retrieve complete information of the task {taskId}, including guides"),
+        (_tool("approve", "Once the assistant has marked a task as done using 'mark_task_done', the user must call "
+               "this tool to approve that the task is genuinely completed.", ["requestId", "taskId"]),
+         "approve that the task {taskId} is genuinely completed for the request {requestId}"),
+        (_tool("finalize", "After all tasks are done, this tool finalizes the entire request.", ["requestId"]),
+         "finalize the entire request {requestId}"),
+        (_tool("describe_table", "Get the schema information for a specific table", ["table_name"]),
+         "get the schema information for the table {table_name}"),
+    ]
+    for tool, goal in cases:
+        card = derived_card(tool)
+        assert card.goal == goal, tool.name
+        assert _spelled(card.goal, list(tool.input_schema["properties"])) == [], tool.name
+        assert "'" not in card.goal and "this tool" not in card.goal
+    card = derived_card(cases[0][0])
+    assert card.inputs == {"fileAbsolutePath": "the file", "sheetName": "the sheet"}
+    copy = derived_card(_tool("copy_sheet", "Copy existing sheet to a new sheet", ["srcSheetName", "dstSheetName"]))
+    assert copy.goal.endswith("for the source sheet {srcSheetName} and the target sheet {dstSheetName}")
+
+
+def test_a_whole_result_is_an_answer_only_as_one_short_line():
+    card = derived_card(_tool("count", "Get the number of documents in a Chroma collection.", ["collection_name"]))
+    (out,) = card.outputs
+    assert out.ask == "the number of documents" and out.name == "number_of_documents"
+    assert fact_value(_rec("count", {"collection_name": "notes"}, "3"), out.key) == 3
+    for text in ("[]", "{}", "line one\nline two", "x" * 200):  # an empty listing, a long text: no answer
+        assert fact_value(_rec("count", {}, text), out.key) is None
+    assert derived_card(_tool("peek", "Peek at documents.", [])).outputs[0].ask == "the result"
+
+
+def test_derived_outputs_ask_in_the_facts_own_words():
+    rows = [{"cid": 0, "name": "name", "type": "TEXT", "pk": 1}, {"cid": 1, "name": "beds", "type": "INTEGER", "pk": 0}]
+    outs = _derived_outputs(_rec("describe_table", {"table_name": "plants"}, json.dumps(rows)))
+    assert [o.ask for o in outs][:3] == ["the cid of name", "the type of name", "the pk of name"]
+    task = {"status": "ok", "requestId": "req-1", "originalRequest": "Prepare the spring garden"}
+    spec = _tool("open_task_details", "Get details of a task.", ["taskId"])
+    outs = _derived_outputs(_rec("open_task_details", {"taskId": "task-2"}, json.dumps(task)), spec)
+    by_key = {o.key: o for o in outs}
+    assert by_key["requestId"].ask == "the id of the request" and by_key["requestId"].refer == "that request"
+    assert by_key["originalRequest"].ask == "the original request"
+    assert "status" not in by_key  # chatter
+    conf = _tool("configure", "Configure the server.", ["log_level"])
+    outs = _derived_outputs(_rec("configure", {}, json.dumps({"log_level": "INFO", "name": "srv"})), conf)
+    assert {o.name for o in outs} == {"log_level_found", "name"}  # a field is never a parameter's name
+    assert next(o for o in outs if o.name == "name").refer is None  # "that name": the consumer says what it is
+    assert _derived_outputs(_rec("list", {}, "[]")) == [] and _derived_outputs(_rec("echo", {}, "hello")) == []
+
+
+def test_a_task_on_tools_with_camel_case_parameters_names_none_of_them():
+    tools = {t.key: t for t in [
+        _tool("open_task_details", "Get details of a specific task by 'taskId'.", ["taskId"]),
+        _tool("get_next_task", "Given a 'requestId', return the next pending task (not done yet).", ["requestId"])]}
+    a = _rec("open_task_details", {"taskId": "task-2"},
+             json.dumps({"requestId": "req-1", "originalRequest": "Prepare the spring garden"}), rid="a")
+    b = _rec("get_next_task", {"requestId": "req-1"},
+             json.dumps({"task": {"id": "task-3", "title": "Order seeds", "description": "Tomato seeds"}}), rid="b")
+    plan = Plan(id="p", nodes=[("tm", "open_task_details"), ("tm", "get_next_task")], edges=[(0, 1)],
+                pattern="sequence")
+    exp = Exploration(plan, [StepResult(0, a, [a]), StepResult(1, b, [b], bound={"requestId": 0})], [a, b])
+    task = synthesize_task(exp, tools, seed=0, cards={})
+    assert "get details of the task task-2" in task.question.lower()
+    assert "the next pending task for that request" in task.question
+    assert "req-1" not in task.question  # produced by the first call: referred to, never stated
+    assert task.answer.get("title_of_task") == "Order seeds"
+    assert name_leaks(task, tools) == []
