@@ -579,6 +579,8 @@ def _related(a: _Step, b: _Step, stateful: set[str], changes: set[int]) -> bool:
         return True
     if _subjects(a) & _subjects(b):
         return True
+    if a.card.opens and a.record.server == b.record.server:
+        return True  # the document the server opened is what its later tools work on
     return a.step.node in changes and _reflected(a, b)
 
 
