@@ -193,6 +193,7 @@ def _raw_facts(rec: CallRecord) -> list[Fact]:
         facts += [Fact(str(k), coerce(v), f"the {str(k).replace('_', ' ')}") for k, v in list(data.items())[:20]
                   if not _VOLATILE_KEY.search(str(k)) and _ok_value(v)]
         facts += _nested_facts(data)
+        facts += _row_facts(_columns_as_rows(data))
     elif isinstance(data, list) and data and isinstance(data[0], dict) and len(data) == 1:
         for k, v in list(data[0].items())[:6]:
             if not _VOLATILE_KEY.search(str(k)) and _ok_value(v):
@@ -264,6 +265,34 @@ def _row_facts(rows: list[dict[str, Any]], first_column_labels: bool = False) ->
             if _fact_value_ok(k, v):
                 facts.append(Fact(f"{name}.{k}", coerce(v), f"the {_phrase(k)} of {name}"))
     return facts
+
+
+def _singular(key: str) -> str:
+    k = str(key)
+    return k[:-3] + "y" if k.endswith("ies") else k[:-1] if k.endswith("s") and not k.endswith("ss") else k
+
+
+def _columns_as_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Records written column by column (chroma's ``{"ids": [...], "documents": [...], "metadatas": [{...}]}``):
+    one record per position when a plural label column (``ids``, ``names``) and at least one other column are
+    lists of the same length; a column of objects gives their fields. Empty otherwise."""
+    cols = {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, list) and v}
+    labels = [k for k, v in cols.items() if _LABEL.match(_singular(k)) and _singular(k) != k
+              and all(isinstance(x, str) for x in v)]
+    if not labels:
+        return []
+    n = len(cols[labels[0]])
+    same = {k: v for k, v in cols.items() if len(v) == n}
+    if len(same) < 2 or n > 50:
+        return []
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for k, v in same.items():
+        for row, x in zip(rows, v, strict=True):
+            if isinstance(x, dict):
+                row.update({kk: vv for kk, vv in x.items() if isinstance(kk, str) and kk not in row})
+            elif not isinstance(x, list):
+                row[_singular(k)] = x
+    return rows if all(_singular(labels[0]) in r for r in rows) else []
 
 
 def _nested_facts(data: dict[str, Any]) -> list[Fact]:

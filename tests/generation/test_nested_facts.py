@@ -109,3 +109,15 @@ def test_a_text_whose_every_line_is_an_error_is_an_error():
 def test_no_count_of_bare_metadata_records():
     rec = _rec(json.dumps({"ids": ["n1", "n2"], "metadatas": [{"bed": 1}, {"bed": 2}]}), tool="get_documents")
     assert "number of metadatas" not in _facts(rec)
+
+
+def test_records_written_column_by_column_are_named_by_their_label_column():
+    cols = json.dumps({"ids": ["n1", "n2", "n3"], "embeddings": None, "included": ["documents", "metadatas"],
+                       "documents": ["Tomatoes need 6 hours of sun", "Basil likes warm soil", "Kale survives frost"],
+                       "metadatas": [{"bed": 1}, {"bed": 2}, {"bed": 3}]})
+    facts = _facts(_rec(cols, tool="chroma_get_documents"))
+    assert facts["n1.document"] == "Tomatoes need 6 hours of sun" and facts["n3.bed"] == 3
+    assert not any(k.endswith(".include") for k in facts)  # a list of another length is no column
+    assert {f.description for f in extract_facts(_rec(cols)) if f.key == "n2.document"} == {"the document of n2"}
+    # no label column (plural of a name/id field): no records
+    assert _facts(_rec(json.dumps({"documents": ["a b", "c d"], "scores": [1, 2]}))) == {}
