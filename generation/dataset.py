@@ -216,36 +216,78 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
     (out / "README.md").write_text(yaml + "\n".join(body) + "\n")
 
 
-def export_split(dataset_dir: Path, split: str, out: Path, limit: int | None = None,
+class Duplicates:
+    """The same task twice: the same tools and answer (the same goal worded another way), or a question
+    at least 95% like one already seen for the same tools."""
+
+    def __init__(self) -> None:
+        self.questions: dict[tuple, list[str]] = {}
+        self.answers: set[tuple] = set()
+
+    def seen(self, task: Task) -> bool:
+        """Whether ``task`` repeats one seen before; a new task is remembered."""
+        from rapidfuzz import fuzz
+
+        sig = tuple(sorted(map(tuple, task.tools)))
+        same_answer = (sig, json.dumps(task.answer, sort_keys=True, ensure_ascii=False))
+        if same_answer in self.answers or any(fuzz.ratio(task.question, q) >= 95 for q in self.questions.get(sig, [])):
+            return True
+        self.questions.setdefault(sig, []).append(task.question)
+        self.answers.add(same_answer)
+        return False
+
+
+def _splits(dataset_dir: Path, split: str) -> list[Task]:
+    """``split`` of a built dataset; ``all``: every split it has (train and test)."""
+    if split != "all":
+        return load_tasks(dataset_dir, split)
+    names = sorted({f.name.split("-")[0] for f in (dataset_dir / "data").glob("*.parquet")})
+    return [t for name in names for t in load_tasks(dataset_dir, name)]
+
+
+def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: int | None = None,
                  chain_first: bool = False, verify_replay: bool = True,
                  never: set[tuple[str, str]] | None = None) -> dict[str, Any]:
-    """Copy one split of a built dataset (with only the calls it needs) to ``out`` (e.g. the shipped set).
+    """Copy one split of built datasets (with only the calls it needs) to ``out`` (e.g. the shipped set).
 
-    ``limit``: keep at most this many tasks, a deterministic sample (lowest task ids: ids are
-    content hashes, so this is an unbiased draw that a rerun repeats); with ``chain_first`` the tasks
-    whose chain is needed are drawn first (the draw is then biased towards them, and says so in the report).
+    Several datasets (runs of other seeds on the same fleet) are merged, repeats dropped
+    (:class:`Duplicates`); ``split="all"`` takes every split of each. ``limit``: keep at most this
+    many tasks, a deterministic sample (lowest task ids: ids are content hashes, so this is an unbiased
+    draw that a rerun repeats); with ``chain_first`` the tasks whose chain is needed are drawn first
+    (the draw is then biased towards them, and says so in the report).
     """
     from firefly_eval.generation.realism import needs_chain, realism
     from firefly_eval.simulator.records import read_records
 
-    tasks = load_tasks(dataset_dir, split)
+    dirs = dataset_dir if isinstance(dataset_dir, list) else [dataset_dir]
+    dups = Duplicates()  # one run's tasks are unique already (its collect dropped repeats)
+    tasks = [t for d in dirs for t in _splits(d, split) if len(dirs) == 1 or not dups.seen(t)]
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
-    calls = read_records(dataset_dir / "calls")
+    calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())
+    dataset_dir = dirs[0]
     if limit is not None and len(tasks) > limit:
         by_id = {c.id: c for c in calls}
         # chain_first: tasks that need their chain are drawn first (the held-out set measures tool use)
         tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id)), t.id))[:limit]
-    tools = [ToolSpec.model_validate_json(x) for x in (dataset_dir / "tools.jsonl").read_text().splitlines() if x]
-    meta = json.loads((dataset_dir / "meta.json").read_text())
+    tools = list({t.key: t for d in dirs for x in (d / "tools.jsonl").read_text().splitlines() if x
+                  for t in [ToolSpec.model_validate_json(x)]}.values())
+    stateful = {s for d in dirs for s in json.loads((d / "meta.json").read_text())["stateful_servers"]}
     report = json.loads((dataset_dir / "report.json").read_text())
+    if len(dirs) > 1:  # the filters of every run, summed
+        filters: Counter[str] = Counter()
+        for d in dirs:
+            filters.update(json.loads((d / "report.json").read_text()).get("filters") or {})
+        report = {**report, "filters": dict(filters),
+                  "counts": {str(d): json.loads((d / "report.json").read_text())["counts"] for d in dirs}}
     import shutil
 
     shutil.rmtree(out, ignore_errors=True)
     return build_dataset(tasks, calls, out, test_share=1.0, tools=tools,
-                         stateful_servers=set(meta["stateful_servers"]), keep_all_calls=False,
+                         stateful_servers=stateful, keep_all_calls=False,
                          verify_replay=verify_replay,
                          filter_counts=report.get("filters"), extra={"source_split": split,
+                                                                     "sources": [str(d) for d in dirs],
                                                                      "source_counts": report["counts"],
                                                                      "realism": realism(tasks, calls, tools),
                                                                      "sample": {"limit": limit,

@@ -34,7 +34,7 @@ from typing import Any
 from firefly_eval import __version__
 from firefly_eval.cards import load_cards
 from firefly_eval.facts import error_reason
-from firefly_eval.generation.dataset import build_dataset
+from firefly_eval.generation.dataset import Duplicates, build_dataset
 from firefly_eval.generation.discovery import discover
 from firefly_eval.generation.executors import run_on_ray
 from firefly_eval.generation.explore import explore_plan, succeeded
@@ -598,8 +598,6 @@ def collect(run: Path, max_server_share: float = 0.15) -> tuple[list[Task], list
 def collect_by_server(run: Path, max_server_share: float = 0.15
                       ) -> tuple[list[Task], list[CallRecord], Counter[str], dict[str, Counter[str]]]:
     """:func:`collect`, plus per server what each filter removed from the plans it was in (and ``kept``)."""
-    from rapidfuzz import fuzz
-
     plans_path = run / "plans.jsonl"
     plan_servers: dict[str, list[str]] = {}
     if plans_path.exists():
@@ -611,8 +609,7 @@ def collect_by_server(run: Path, max_server_share: float = 0.15
     calls: dict[str, CallRecord] = {}
     counts: Counter[str] = Counter()
     by_server: dict[str, Counter[str]] = {}
-    seen: dict[tuple, list[str]] = {}  # questions per set of tools
-    answers_seen: set[tuple] = set()  # (tools, answer): the same goal worded another way
+    dups = Duplicates()
     for path in sorted((run / "shards").glob("*.json")):
         shard = json.loads(path.read_text())
         for c in shard["calls"]:
@@ -629,15 +626,11 @@ def collect_by_server(run: Path, max_server_share: float = 0.15
                 by_server.setdefault(srv, Counter())[reason] += 1
             continue
         t = Task.model_validate(shard["task"])
-        sig = tuple(sorted(map(tuple, t.tools)))
-        same_answer = (sig, json.dumps(t.answer, sort_keys=True, ensure_ascii=False))
-        if same_answer in answers_seen or any(fuzz.ratio(t.question, q) >= 95 for q in seen.get(sig, [])):
+        if dups.seen(t):
             counts["dropped_duplicate"] += 1
             for srv in t.servers:
                 by_server.setdefault(srv, Counter())["dropped_duplicate"] += 1
             continue
-        seen.setdefault(sig, []).append(t.question)
-        answers_seen.add(same_answer)
         tasks.append(t)
     kept, capped = cap_server_share(tasks, max_server_share)
     kept_ids = {t.id for t in kept}

@@ -11,8 +11,10 @@ from firefly_eval.cli.common import console
 __all__ = ["ship_heldout"]
 
 
-def ship_heldout(run: Path = typer.Option(..., "--run", help="A finished `firefly generate` run directory."),
-                 split: str = typer.Option("test", help="Split to ship."),
+def ship_heldout(run: list[Path] = typer.Option(..., "--run", help="A finished `firefly generate` run directory "
+                                                                   "(repeat to merge runs of other seeds on the same "
+                                                                   "fleet; repeated tasks are dropped)."),
+                 split: str = typer.Option("test", help="Split to ship (`all`: every split of each run)."),
                  limit: int | None = typer.Option(None, help="Keep at most N tasks (a deterministic sample)."),
                  chain_first: bool = typer.Option(True, help="With --limit, draw tasks whose chain is needed (a "
                                                              "reference argument an earlier call returned, not "
@@ -23,6 +25,11 @@ def ship_heldout(run: Path = typer.Option(..., "--run", help="A finished `firefl
     from firefly_eval.generation.dataset import export_split
     from firefly_eval.tasks.heldout.dataset import shipped_path
 
-    report = export_split(run / "dataset", split, out or shipped_path(), limit=limit, chain_first=chain_first,
+    for r in run:
+        if not (r / "dataset" / "meta.json").exists():
+            raise typer.BadParameter(f"{r}: no built dataset (run `firefly generate --out {r}` to the end first)",
+                                     param_hint="--run")
+    report = export_split([r / "dataset" for r in run], split, out or shipped_path(), limit=limit,
+                          chain_first=chain_first,
                           never={k for k, c in load_cards().items() if c.use == "never"})
     console.print(report["counts"], f"calls: {report['calls']}")

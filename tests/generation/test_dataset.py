@@ -58,3 +58,18 @@ def test_export_split_limit_is_a_deterministic_sample_with_its_calls(tmp_path):
         export_split(tmp_path / "d", "test", tmp_path / "checked")
     assert not (tmp_path / "checked").exists()
     assert len(load_tasks(tmp_path / "all", "test")) == n_test
+
+
+def test_export_merges_runs_and_splits_without_repeats(tmp_path):
+    from firefly_eval.generation.dataset import export_split
+
+    a = [_task(i, f"t{i}") for i in range(20)]
+    b = [_task(i, f"t{i}") for i in range(10, 30)]  # tasks 10-19 are in both runs
+    build_dataset(a, [], tmp_path / "a", test_share=0.5, verify_replay=False)
+    build_dataset(b, [], tmp_path / "b", test_share=0.5, verify_replay=False)
+    report = export_split([tmp_path / "a", tmp_path / "b"], "all", tmp_path / "out", verify_replay=False)
+    shipped = load_tasks(tmp_path / "out", "test")
+    assert sorted(t.answer["x"] for t in shipped) == list(range(30))  # both splits of both, each task once
+    assert report["sources"] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    only_test = export_split([tmp_path / "a"], "test", tmp_path / "t", verify_replay=False)
+    assert 0 < only_test["counts"]["test"] < 20
