@@ -239,9 +239,9 @@ def _derived_outputs(rec: CallRecord, tool: ToolSpec | None = None) -> list[Outp
         if tail.lower() in _CHATTER_KEYS or (isinstance(f.value, str) and _ACK.search(f.value)):
             continue  # "message: Insight added", "status: ok" report the call, not the data
         words = _fact_words(f)
-        if not words or any(s in re.sub(r"[^a-z0-9]", "", words) for s in spelled if len(s) >= 3):
+        if not words or any(s in re.sub(r"[^a-z0-9]", "", words.lower()) for s in spelled if len(s) >= 3):
             continue  # "the entity type" spells entityType: a parameter's name is no way to ask
-        name = _FIELD.sub("_", re.sub(r"\b(the|a|an)\b", " ", words)).strip("_")[:40] or "value"
+        name = _FIELD.sub("_", re.sub(r"\b(the|a|an)\b", " ", words.lower())).strip("_")[:40] or "value"
         name = name if name[0].isalpha() else f"value_{name}"[:40]
         if name in params:
             name = f"{name}_found"[:40]  # "log_level" is configure's parameter: the field says what was found
@@ -266,25 +266,31 @@ def _fact_refer(words: str) -> str | None:
 
 def _fact_words(f: Fact) -> str:
     """A fact asked in plain words, without its article: its description when it names the field ("the cid of
-    name", "the title of the task"), "number of entities" for a count, else its key's words."""
+    name", "the title of the task"; a participle after its record: "the seeds planned"), "number of entities" for
+    a count, else its key's words. Labels keep their case ("the city of Ines Duarte")."""
     if f.key.startswith("number of "):
         return f.key
-    desc = re.sub(r"^(the|a|an)\s+", "", (f.description or "").strip().lower())
-    if not desc or desc in ("result", "number", "value") or re.fullmatch(r"[\d\s.]*", desc):
+    desc = re.sub(r"^(the|a|an)\s+", "", (f.description or "").strip(), flags=re.IGNORECASE)
+    if not desc or desc.lower() in ("result", "number", "value") or re.fullmatch(r"[\d\s.]*", desc):
         key_words = " ".join(x for x in re.split(r"[.\[\]]+", f.key.strip(".")) if x and not x.isdigit())
-        desc = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key_words)
+        desc = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key_words).lower()
     for part in re.split(r"[.\[\]]+", f.key):
         words = re.findall(r"[A-Z]?[a-z]+|\d+", part) if re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)+", part) else []
         if len(words) > 1:  # camelCase spells an identifier ("requestid", "request id"): "the id of the request"
             w = [x.lower() for x in words]
-            said = f"{w[-1]} of the {' '.join(w[:-1])}" if w[-1] in _OF_WORDS else None
-            for form in (part.lower(), " ".join(w)):
-                desc = re.sub(rf"\b{re.escape(form)}\b", said or " ".join(w), desc)
-    return re.sub(r"\s+", " ", re.sub(r"[^a-z0-9\s'-]+", " ", desc.lower())).strip()
+            said = f"{w[-1]} of the {' '.join(w[:-1])}" if w[-1] in _OF_WORDS else " ".join(w)
+            for form in (part, " ".join(w)):
+                desc = re.sub(rf"\b{re.escape(form)}\b", said, desc, flags=re.IGNORECASE)
+    m = re.fullmatch(r"([a-z]+) of (?:the )?(.+)", desc)
+    if m and (m.group(1).endswith("ed") or m.group(1) in _PARTICIPLES) and m.group(1) not in ("need", "seed", "speed"):
+        desc = f"{m.group(2)} {m.group(1)}"  # "planned of seeds" -> "seeds planned"
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s'-]+", " ", desc)).strip()
 
 
 _OF_WORDS = {"id", "name", "type", "count", "status", "title", "date", "time", "level", "size", "path", "key", "number",
              "description", "details", "url", "index", "total"}
+_PARTICIPLES = {"sown", "spent", "grown", "shown", "known", "built", "sent", "paid", "sold", "made", "done", "given",
+                "taken", "written", "left", "kept", "bought", "won", "lost", "held", "read", "set", "cut", "put"}
 
 
 def _default(tool: ToolSpec | None, param: str) -> Any:

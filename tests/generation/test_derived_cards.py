@@ -90,6 +90,10 @@ def test_derived_outputs_ask_in_the_facts_own_words():
     rows = [{"cid": 0, "name": "name", "type": "TEXT", "pk": 1}, {"cid": 1, "name": "beds", "type": "INTEGER", "pk": 0}]
     outs = _derived_outputs(_rec("describe_table", {"table_name": "plants"}, json.dumps(rows)))
     assert [o.ask for o in outs][:3] == ["the cid of name", "the type of name", "the pk of name"]
+    sheet = [{"name": "Seeds", "planned": 40, "spent": 35.5}, {"name": "Tools", "planned": 60, "spent": 12}]
+    outs = _derived_outputs(_rec("read_sheet", {"sheet": "Budget"}, json.dumps({"rows": sheet})))
+    assert [o.ask for o in outs][1:3] == ["the Seeds planned", "the Seeds spent"]  # a participle after its record
+    assert [o.name for o in outs][1:3] == ["seeds_planned", "seeds_spent"]
     task = {"status": "ok", "requestId": "req-1", "originalRequest": "Prepare the spring garden"}
     spec = _tool("open_task_details", "Get details of a task.", ["taskId"])
     outs = _derived_outputs(_rec("open_task_details", {"taskId": "task-2"}, json.dumps(task)), spec)
