@@ -41,6 +41,7 @@ from firefly_eval.generation.explore import explore_plan, succeeded
 from firefly_eval.generation.graph import build_graph, save_graph
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.openers import derived_openers
+from firefly_eval.generation.placement import pick, replica_count
 from firefly_eval.generation.realism import realism
 from firefly_eval.generation.relocate import relocate_exploration
 from firefly_eval.generation.sampling import card_guidance, coverage, sample_plans
@@ -196,6 +197,16 @@ class PlanProcessor:
         self.llm_stats = LLMStats()  # every plan's, merged (failed plans' calls too: they were paid for)
         self.uses_llm = bool(cfg.explorer or cfg.synthesizer or cfg.judge)
         self.timing: Counter[str] = Counter()
+        self._specs = specs
+
+    def replica(self, fleet: Fleet, sandbox_root: Path) -> PlanProcessor:
+        """A processor for a replica of this one's fleet (``Fleet.replica``) that shares its discovery (each
+        server's listings are called once, on whichever replica first runs a plan on it), its model-call
+        counters and stage timings."""
+        twin = PlanProcessor(fleet, self._specs, self.cfg, sandbox_root)
+        twin.lazy, twin._disc_all, twin._discovering = self.lazy, self._disc_all, self._discovering
+        twin.llm_stats, twin.timing = self.llm_stats, self.timing
+        return twin
 
     async def run(self, plan: Plan) -> dict[str, Any]:
         """The plan's shard; ``{"plan", "failed"}`` when this code raised on it (a bug in synthesis or
@@ -236,6 +247,9 @@ class PlanProcessor:
                     for name, d in found.items():
                         self.discovered[name] = fleet.to_live(d.get("values", {}))
                     _atomic_write(disc_path, json.dumps(self._disc_all, ensure_ascii=False))
+        for s in servers:  # discovered on another replica: its values in this one's paths
+            if s not in self.discovered and s in self._disc_all:
+                self.discovered[s] = fleet.to_live(self._disc_all[s].get("values", {}))
         self._prepared.update(servers)
 
     async def _run(self, plan: Plan, stats: LLMStats) -> dict[str, Any]:
@@ -316,37 +330,42 @@ class PlanProcessor:
         return shard
 
 
-async def run_plans(todo: list[Plan], proc: PlanProcessor, write: Callable[[dict[str, Any]], None],
-                    limit: int) -> None:
-    """Run up to ``limit`` plans at once on one fleet, never two plans on one stateful server (a plan holds
-    its stateful servers, ``Fleet.exclusive``, until its shard is written; a stateless server serves the
-    calls of every plan in flight on it). Each shard is written as its plan ends, and the plan's servers
-    that a later plan uses are then reset in the background (``Fleet.reset_episode(wait=False)``: a restart or a file restore runs
-    beside the next plans). Plans start in order as their stateful servers become free, the first one whose
-    servers are not being reset first: a plan waits for a restart only when every waiting plan would (every
-    plan starts on fresh state, so the order they run in does not change what they record). With ``limit`` 1
-    plans run one at a time."""
-    fleet = proc.fleet
-    exclusive = {s for p in todo for s in p.servers if fleet.exclusive(s)}
-    busy: set[str] = set()  # stateful servers held by the plans in flight
+async def run_plans(todo: list[Plan], proc: PlanProcessor | list[PlanProcessor],
+                    write: Callable[[dict[str, Any]], None], limit: int) -> list[int]:
+    """Run up to ``limit`` plans at once on the fleet of ``proc`` (or on the replicas of one fleet, one
+    processor each: ``generation.placement``), never two plans on one stateful server of a fleet (a plan holds
+    its stateful servers, ``Fleet.exclusive``, on its replica until its shard is written; a stateless server
+    serves the calls of every plan in flight on it). Each shard is written as its plan ends, and the plan's
+    servers that a later plan uses are then reset on its replica in the background
+    (``Fleet.reset_episode(wait=False)``: a restart or a file restore runs beside the next plans). Plans start
+    in order as their stateful servers become free on some replica, one that can start at once first
+    (``placement.pick``): every plan starts on fresh state, so neither the order nor the replica changes what
+    it records. With ``limit`` 1 plans run one at a time. Returns the number of plans each replica ran."""
+    procs = proc if isinstance(proc, list) else [proc]
+    fleets = [p.fleet for p in procs]
+    exclusive = {s for p in todo for s in p.servers if fleets[0].exclusive(s)}
+    busy: list[set[str]] = [set() for _ in procs]  # stateful servers held by the plans in flight, per replica
     pending = list(todo)
-    running: dict[asyncio.Task[dict[str, Any]], Plan] = {}
+    running: dict[asyncio.Task[dict[str, Any]], tuple[Plan, int]] = {}
+    ran = [0] * len(procs)
     while pending or running:
         while pending and len(running) < max(limit, 1):
-            free = [p for p in pending if not set(p.servers) & exclusive & busy]
-            if not free:
+            chosen = pick(pending, fleets, busy, exclusive)
+            if chosen is None:
                 break
-            plan = next((p for p in free if not any(fleet.resetting(s) for s in p.servers)), free[0])
-            busy |= set(plan.servers) & exclusive
+            plan, k = chosen
+            busy[k] |= set(plan.servers) & exclusive
             pending.remove(plan)
-            running[asyncio.create_task(proc.run(plan))] = plan
+            running[asyncio.create_task(procs[k].run(plan))] = (plan, k)
         finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
         for t in finished:
-            plan = running.pop(t)
-            busy -= set(plan.servers) & exclusive
+            plan, k = running.pop(t)
+            busy[k] -= set(plan.servers) & exclusive
             write(t.result())  # proc.run reports its own errors in the shard
+            ran[k] += 1
             later = {s for p in pending for s in p.servers}  # a server no later plan uses is not reset
-            await fleet.reset_episode(set(plan.servers) & later, only=True, wait=False)
+            await fleets[k].reset_episode(set(plan.servers) & later, only=True, wait=False)
+    return ran
 
 
 def _fewer_plans_note(n: int, plans: list[Plan], graph_stats: dict[str, Any]) -> str:
@@ -469,6 +488,7 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
     root.mkdir(parents=True, exist_ok=True)
     fleet = Fleet(specs, sandbox_root=root, call_timeout=cfg.call_timeout, run_id=run.name, canonical_root=SANDBOX_ROOT,
                   warm_pool=cfg.executor != "ray")  # a Ray driver's fleet only lists tools
+    replicas: list[Fleet] = []  # the local executor's copies of ``fleet`` (plans in flight on one stateful server)
     try:
         plans, graph_stats, skip = await _prepare(run, fleet, cfg, progress, digest)
         fleet_info = {"servers_failed": {n: e.splitlines()[0][:300] for n, e in fleet.failed.items()},
@@ -498,17 +518,29 @@ async def _run(run: Path, specs: list[ServerSpec], cfg: GenerateConfig, progress
             proc.lazy = (skip, run / "discovery.json")
             # only the servers the plans use, in the order the plans need them
             fleet.start_in_order(list(dict.fromkeys(s for p in todo for s in p.servers)))
-            await run_plans(todo, proc, write, cfg.max_connections)
+            # plans in flight on one stateful server run on copies of the fleet (each its own sandbox root and
+            # processes, started as their plans need them; records in the canonical root like the first's)
+            exclusive = {s for p in todo for s in p.servers if fleet.exclusive(s)}
+            for k in range(1, replica_count(cfg.max_connections, exclusive)):
+                replicas.append(fleet.replica(process_root(k)))
+            procs = [proc, *(proc.replica(f, f.sandbox_root) for f in replicas)]
+            ran = await run_plans(todo, procs, write, cfg.max_connections)
             # servers started in plan order may have failed since
-            fleet_info["servers_failed"] = {n: e.splitlines()[0][:300] for n, e in fleet.failed.items()}
+            failed = {n: e for f in (*replicas, fleet) for n, e in f.failed.items()}
+            fleet_info["servers_failed"] = {n: e.splitlines()[0][:300] for n, e in failed.items()}
             servers_up, n_tools = len(fleet.live_servers), len(fleet.tools)
             timing = {k: round(v, 1) for k, v in proc.timing.items()}
-            timing.update({f"fleet {k}": round(v, 1) for k, v in sorted(fleet.stats.items())})
+            stats: Counter[str] = Counter()
+            for f in (fleet, *replicas):
+                stats.update(f.stats)
+            timing.update({f"fleet {k}": round(v, 1) for k, v in sorted(stats.items())})
+            fleet_info["replica_plans"] = ran
             llm = {**proc.llm_stats.counters(), "synthesizer_fallbacks": proc.llm_stats.fallbacks,
                    "usage_this_run": proc.llm_stats.usage}
     finally:
-        await fleet.close()
-        shutil.rmtree(root, ignore_errors=True)
+        await asyncio.gather(*(f.close() for f in (fleet, *replicas)), return_exceptions=True)
+        for f in (fleet, *replicas):
+            shutil.rmtree(f.sandbox_root, ignore_errors=True)
     return {**fleet_info, "plans_note": _fewer_plans_note(cfg.n_plans, plans, graph_stats),
             "timing": timing, "graph": graph_stats, "llm": llm, "seconds": round(time.perf_counter() - t0, 1),
             "servers_up": servers_up, "tools": n_tools, "executor": cfg.executor,

@@ -56,6 +56,8 @@ class Fleet:
     ) -> None:
         self.specs = {s.name: s for s in specs}
         self._max_concurrency = max_concurrency
+        self._settings = {"fleet_dir": fleet_dir, "call_timeout": call_timeout, "start_timeout": start_timeout,
+                          "max_concurrency": max_concurrency, "run_id": run_id, "warm_pool": warm_pool}
         # with ``warm_pool``, a pre-started spare process per server that keeps its state in memory (see
         # ``pooled``), started with the server: a reset swaps it in instead of starting one, so the next plan on
         # the server does not wait for a start (generation turns it on; one-off users of a fleet need none)
@@ -132,6 +134,25 @@ class Fleet:
             for t in listed:
                 self.tools[t.key] = t
             self._infer_stateful(name, listed)
+
+    def replica(self, sandbox_root: Path) -> Fleet:
+        """Another fleet of the same servers and settings under ``sandbox_root`` (its own copies of the seed world
+        and of each server's data, its own processes, none started): the servers' tools and statefulness are
+        taken from this fleet (paths moved to the replica's root), records are written in the same canonical
+        root, so a plan's shard does not depend on which replica ran it. Its servers start when a plan needs
+        them (:meth:`ensure_started`)."""
+        specs = [s.model_copy(deep=True) for s in self.specs.values()]  # carry this fleet's inferred flags
+        sandbox_root.mkdir(parents=True, exist_ok=True)
+        twin = Fleet(specs, sandbox_root=sandbox_root, canonical_root=Path(self.canonical_root), **self._settings)
+        twin.adopt_tools([ToolSpec.model_validate(twin.to_live(self.to_canonical(t.model_dump(mode="json"))))
+                          for t in self.tools.values()])
+        twin.stateful_why = dict(self.stateful_why)
+        return twin
+
+    def up(self, name: str) -> bool:
+        """Whether ``name`` is started or its start is scheduled (a plan on it waits for no new start)."""
+        conn = self.connections.get(name)
+        return conn is not None and (name in self._starting or conn.alive)
 
     def start_in_order(self, names: list[str], parallel: int = 2) -> None:
         """Start the servers ``names`` in the background, in that order, at most ``parallel`` at once (the

@@ -10,6 +10,7 @@ import asyncio
 
 from firefly_eval.generation.executors import held, next_plan
 from firefly_eval.generation.pipeline import run_plans
+from firefly_eval.generation.placement import pick, replica_count
 from firefly_eval.schema import Plan
 
 STATEFUL = {"db", "notes"}
@@ -29,16 +30,21 @@ class FakeFleet:
     def resetting(self, name):
         return False
 
+    def up(self, name):
+        return True
+
     async def reset_episode(self, servers, *, only=False, wait=True):
         self.resets.append(set(servers))
 
 
 class Proc:
-    """Plans wait (up to 5 s) until ``wave`` plans are in flight together; records overlaps on stateful servers."""
+    """Plans wait (up to 5 s) until ``wave`` plans are in flight together; records overlaps on stateful servers
+    (of this processor's fleet: a replica of the fleet is another ``Proc`` sharing ``event`` and ``counts``)."""
 
-    def __init__(self, wave):
+    def __init__(self, wave, event=None, counts=None):
         self.fleet = FakeFleet()
-        self.wave, self.event = wave, asyncio.Event()
+        self.wave, self.event = wave, event or asyncio.Event()
+        self.counts = counts if counts is not None else {"in_flight": 0, "peak": 0}
         self.using: dict[str, int] = {}
         self.peak = self.in_flight = 0
         self.clashes: list[str] = []
@@ -50,7 +56,9 @@ class Proc:
             self.using[s] = self.using.get(s, 0) + 1
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
-        if self.in_flight >= self.wave:
+        self.counts["in_flight"] += 1
+        self.counts["peak"] = max(self.counts["peak"], self.counts["in_flight"])
+        if self.counts["in_flight"] >= self.wave:
             self.event.set()
         try:
             await asyncio.wait_for(self.event.wait(), 5)
@@ -59,6 +67,7 @@ class Proc:
             waited = "alone"
         await asyncio.sleep(0.01)
         self.in_flight -= 1
+        self.counts["in_flight"] -= 1
         for s in plan.servers:
             self.using[s] -= 1
         return {"plan": plan.id, "waited": waited}
@@ -100,3 +109,32 @@ def test_next_plan_holds_only_exclusive_servers():
     assert next_plan(queue, {"db"}, STATEFUL).id == "p1"
     assert next_plan(queue, {"db"}, STATEFUL) is None
     assert next_plan([_plan(3, "calc")], {"calc"}) is None  # without ``exclusive`` every server is held
+
+
+def test_plans_on_one_stateful_server_run_together_on_replicas():
+    plans = [_plan(i, "db") for i in range(4)] + [_plan(4, "db", "notes"), _plan(5, "calc")]
+    event, counts = asyncio.Event(), {"in_flight": 0, "peak": 0}
+    procs = [Proc(wave=3, event=event, counts=counts) for _ in range(3)]  # three copies of the fleet
+    shards = []
+    ran = asyncio.run(run_plans(plans, procs, shards.append, limit=8))
+    # db plans run three at once, one on each replica (with the calc plan), never two on one replica's db
+    assert counts["peak"] == 4 and all(p.peak <= 2 for p in procs)  # 3 on db, and calc
+    assert [p.clashes for p in procs] == [[], [], []]
+    assert sorted(s["plan"] for s in shards) == [p.id for p in plans]
+    assert all(s["waited"] == "ok" for s in shards), shards
+    assert sum(ran) == 6 and all(ran), ran
+    # each replica resets only the servers its own plans used
+    assert all({"db"} in p.fleet.resets for p in procs if p.fleet.resets)
+
+
+def test_pick_prefers_a_replica_whose_servers_are_up():
+    class Half(FakeFleet):
+        def up(self, name):
+            return name != "db"
+
+    fleets = [FakeFleet(), Half(), FakeFleet()]
+    queue = [_plan(0, "db"), _plan(1, "db")]
+    assert pick(queue, fleets, [set(), set(), set()], STATEFUL)[1] == 0
+    assert pick(queue, fleets, [{"db"}, set(), set()], STATEFUL)[1] == 2  # replica 1 would start db first
+    assert pick(queue, fleets, [{"db"}, {"db"}, {"db"}], STATEFUL) is None
+    assert replica_count(8, STATEFUL) == 4 and replica_count(1, STATEFUL) == 1 and replica_count(8, set()) == 1
