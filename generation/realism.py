@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from firefly_eval.facts import appears_in, parse_result
-from firefly_eval.generation.synthesize import _leaves
+from firefly_eval.facts import appears_in
+from firefly_eval.generation.synthesize import _keyed, _parsed
 from firefly_eval.generation.verify import answer_problems, name_leaks
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
@@ -30,14 +30,17 @@ def needs_chain(task: Task, calls: dict[str, CallRecord]) -> bool:
     padded = f" {normalize_text(task.question)} "
     earlier: list[CallRecord] = []
     for ref_id, ref in zip(task.reference_calls, task.reference_arguments, strict=False):
-        for value in ref["arguments"].values():
+        for param, value in ref["arguments"].items():
             if isinstance(value, (dict, list, bool)) or value is None:
                 continue
             sv = normalize_text(str(value))
             if not sv or f" {sv} " in padded:
                 continue
             for rec in earlier:
-                leaves = {normalize_text(str(x)) for x in _leaves(parse_result(rec.result))}
+                pairs = _keyed(_parsed(rec))
+                if any(k == param and normalize_text(str(x)) == sv for k, x in pairs):
+                    continue  # a namespace every result echoes under its own name (tau2's state_key)
+                leaves = {normalize_text(str(x)) for _, x in pairs}
                 raw = str(value).strip()
                 if sv in leaves or (len(raw) >= 4 and appears_in(raw, result_text(rec.result))):
                     return True

@@ -418,8 +418,10 @@ def _bind_arguments(steps: list[_Step]) -> None:
             first = where == "first"
             if (_MAKES.match(st.record.tool) and src.record.tool != st.record.tool) or _DESTINATION.search(param):
                 continue  # the name of a new thing is the user's choice, not an earlier result
-            if _default(st.tool, param) == value:
-                continue  # the tool's own default (a state key) is nothing the user or a chain gives
+            if _default(st.tool, param) == value or (out is None and _echoed(param, value, src)):
+                continue  # the tool's own default or a namespace every result echoes (tau2's state_key)
+            if out is None and isinstance(value, (int, float)):
+                continue  # a bare number found somewhere in an earlier result ("that number of commits")
             if out is not None and out.refer:
                 phrase = _fill(out.refer, src)
                 if phrase.lower().startswith("that "):
@@ -438,6 +440,13 @@ def _bind_arguments(steps: list[_Step]) -> None:
 
 
 _DOUBLED = re.compile(r"\b(?:the )?(that (\w+)) \2\b")  # "the that table table" -> "that table"
+
+
+def _echoed(param: str, value: Any, src: _Step) -> bool:
+    """``src``'s result echoes ``param`` itself under its own name (``"state_key": ...``): a namespace
+    the server repeats in every result, not information the chain produced."""
+    sv = normalize_text(str(value))
+    return any(k == param and normalize_text(str(x)) == sv for k, x in _keyed(_parsed(src.record)))
 
 
 def _keyed(data: Any, key: str = "", depth: int = 0) -> list[tuple[str, Any]]:
@@ -565,8 +574,9 @@ def _subjects(st: _Step) -> set[str]:
     out: set[str] = set()
     for param, value in st.record.arguments.items():
         sch = props.get(param) if isinstance(props.get(param), dict) else {}
-        if param in st.bound or "enum" in sch or _default(st.tool, param) == value:
-            continue  # a tool's own default (tau2's state_key) is not what the user works on
+        if param in st.bound or "enum" in sch or _default(st.tool, param) == value or _echoed(param, value, st):
+            continue  # a tool's own default, or a namespace its result echoes (tau2's state_key): not what
+            # the user works on
         for x in value if isinstance(value, list) else [value]:
             if not isinstance(x, str) or len(x.strip()) < 3:
                 continue

@@ -15,7 +15,7 @@ from firefly_eval.generation.synthesize import (
     _reference_phrase,
     synthesize_task,
 )
-from firefly_eval.schema import CallRecord, Plan, ToolSpec
+from firefly_eval.schema import CallRecord, Plan, Task, ToolSpec
 
 
 def _text(t: str) -> dict:
@@ -282,3 +282,27 @@ def test_the_same_call_twice_is_asked_once():
     with pytest.raises(SynthesisDrop) as e:
         _steps({**READS, **SHEET}, READ_CARDS, recs, [(0, 1)])
     assert e.value.reason == "dropped_trivial"
+
+
+def test_a_namespace_every_result_echoes_is_no_chain():
+    from firefly_eval.generation.realism import needs_chain
+
+    tools = {("shop", "find"): _tool("shop", "find", "email"), ("shop", "calc"): _tool("shop", "calc", "expression")}
+    for t in tools.values():
+        t.input_schema["properties"]["state_key"] = {"type": ["string", "null"]}
+    cards = {("shop", "find"): ToolCard(server="shop", tool="find", goal="find the account that uses {email}",
+                                        outputs=[OutputCard(key="user", name="user_id", ask="the user id")]),
+             ("shop", "calc"): ToolCard(server="shop", tool="calc", goal='calculate "{expression}"',
+                                        outputs=[OutputCard(key="value", name="value", ask="the value")])}
+    recs = [CallRecord(id="a", server="shop", tool="find", arguments={"email": "ivan@mail.example", "state_key": "ns/1"},
+                       result=_text(json.dumps({"state_key": "ns/1", "user": "ivan_66"}))),
+            CallRecord(id="b", server="shop", tool="calc", arguments={"expression": "95.08 - 90.43", "state_key": "ns/1"},
+                       result=_text(json.dumps({"state_key": "ns/1", "value": 4.65})))]
+    with pytest.raises(SynthesisDrop) as e:  # "find ivan's account and calculate 95.08 - 90.43": two requests
+        _steps(tools, cards, recs, [(0, 1)], bound={1: {"state_key": 0}})
+    assert e.value.reason == "dropped_unrelated_steps"
+    task = Task(question="Find the account that uses ivan@mail.example, then calculate 95.08 - 90.43.",
+                tools=[("shop", "find"), ("shop", "calc")], answer_schema={}, answer={"value": 4.65},
+                reference_calls=["a", "b"], servers=["shop"], pattern="sequence",
+                reference_arguments=[{"server": r.server, "tool": r.tool, "arguments": r.arguments} for r in recs])
+    assert not needs_chain(task, {r.id: r for r in recs})
