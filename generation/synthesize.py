@@ -418,9 +418,9 @@ def _bind_arguments(steps: list[_Step]) -> None:
             first = where == "first"
             if (_MAKES.match(st.record.tool) and src.record.tool != st.record.tool) or _DESTINATION.search(param):
                 continue  # the name of a new thing is the user's choice, not an earlier result
-            if _default(st.tool, param) == value or (out is None and _echoed(param, value, src)):
+            if _default(st.tool, param) == value or (out is None and _echoed(param, value, src, st)):
                 continue  # the tool's own default or a namespace every result echoes (tau2's state_key)
-            if out is None and isinstance(value, (int, float)):
+            if out is None and isinstance(value, (int, float)) and not _under(param, value, src):
                 continue  # a bare number found somewhere in an earlier result ("that number of commits")
             if out is not None and out.refer:
                 phrase = _fill(out.refer, src)
@@ -442,11 +442,16 @@ def _bind_arguments(steps: list[_Step]) -> None:
 _DOUBLED = re.compile(r"\b(?:the )?(that (\w+)) \2\b")  # "the that table table" -> "that table"
 
 
-def _echoed(param: str, value: Any, src: _Step) -> bool:
-    """``src``'s result echoes ``param`` itself under its own name (``"state_key": ...``): a namespace
-    the server repeats in every result, not information the chain produced."""
+def _under(param: str, value: Any, src: _Step) -> bool:
+    """``src``'s result holds ``value`` under the parameter's own name (a ledger entry's ``amount``)."""
     sv = normalize_text(str(value))
     return any(k == param and normalize_text(str(x)) == sv for k, x in _keyed(_parsed(src.record)))
+
+
+def _echoed(param: str, value: Any, src: _Step, own: _Step | None = None) -> bool:
+    """The results echo ``param`` under its own name (``"state_key": ...``), the earlier one and the
+    step's own: a namespace the server repeats in every result, not information the chain produced."""
+    return _under(param, value, src) and (own is None or own is src or _under(param, value, own))
 
 
 def _keyed(data: Any, key: str = "", depth: int = 0) -> list[tuple[str, Any]]:
