@@ -10,11 +10,12 @@ synthesizer picks the first two observed facts and the judge rates every criteri
 
 Fleet: by default the stateless servers of the installed default fleet (no server restarts between
 plans, so live MCP calls stay small beside the model delay; the test fleet samples only ~50 plans).
-Plans never share a stateful server while in flight (the pipeline's rule; stateless servers serve several
-plans at once), which bounds the speed-up: the script prints the bound computed from the plans themselves
-(``ideal``, each plan as long as its model calls) under that rule and under the old one (every server held
-by one plan at a time) beside the measured ratio. Server starts (lazy, in plan order) and restarts are not
-in the bound. ``--fleet firefly_eval/fleets/default.json`` runs the whole default fleet (stateful servers
+Plans never share a stateful server of a fleet copy while in flight (the pipeline's rule; stateless servers
+serve several plans at once; plans on one stateful server run at once on different copies of the fleet,
+``generation.placement``), which bounds the speed-up: the script prints the bound computed from the plans
+themselves (``ideal``, each plan as long as its model calls) under that rule on the run's copies and on one,
+and under the old rule (every server held by one plan at a time), beside the measured ratio and the server
+starts of each run. Server starts (lazy, in plan order) and restarts are not in the bound. ``--fleet firefly_eval/fleets/default.json`` runs the whole default fleet (stateful servers
 and their resets included).
 
 Usage: python benchmarks/llm_throughput.py [-n 100] [--delay 0.2] [--conn 8] [--fleet FILE] [--seed 0]
@@ -94,30 +95,33 @@ class DelayedScript:
         return _usage(ModelOutput.from_content("mockllm/model", "All steps are done."), 100, 5)
 
 
-def _ideal(plans: list[Plan], limit: int, model_calls: dict[str, int], exclusive: set[str] | None = None) -> float:
+def _ideal(plans: list[Plan], limit: int, model_calls: dict[str, int], exclusive: set[str] | None = None,
+           replicas: int = 1) -> float:
     """Sequential time / in-flight time for ``plans`` under the pipeline's rule (no two plans in flight on one
-    server, at most ``limit``), each plan as long as its model calls (from the sequential run's shards).
-    With ``exclusive``, only those servers are held by one plan at a time (a rule for stateful servers only)."""
+    server of a fleet copy, at most ``limit``), each plan as long as its model calls (from the sequential run's
+    shards). With ``exclusive``, only those servers are held by one plan at a time (a rule for stateful servers
+    only); ``replicas`` copies of the fleet each hold their own (``generation.placement``)."""
     def servers(p: Plan) -> set[str]:
         return set(p.servers) if exclusive is None else set(p.servers) & exclusive
 
-    def makespan(k: int) -> float:
-        busy: set[str] = set()
+    def makespan(k: int, copies: int) -> float:
+        busy: list[set[str]] = [set() for _ in range(copies)]
         pending, running, now = list(plans), [], 0.0
         while pending or running:
             for p in list(pending):
                 if len(running) >= k:
                     break
-                if busy & servers(p):
+                free = next((r for r in range(copies) if not busy[r] & servers(p)), None)
+                if free is None:
                     continue
-                busy |= servers(p)
+                busy[free] |= servers(p)
                 pending.remove(p)
-                heapq.heappush(running, (now + model_calls.get(p.id, 1), p.id, p))
-            now, _, done = heapq.heappop(running)
-            busy -= servers(done)
+                heapq.heappush(running, (now + model_calls.get(p.id, 1), p.id, free, p))
+            now, _, r, done = heapq.heappop(running)
+            busy[r] -= servers(done)
         return now
 
-    return makespan(1) / makespan(limit)
+    return makespan(1, 1) / makespan(limit, replicas if limit > 1 else 1)
 
 
 def _run(label: str, specs: list[Any], cfg: GenerateConfig) -> tuple[float, float, dict[str, Any], Path]:
@@ -143,6 +147,38 @@ def _run(label: str, specs: list[Any], cfg: GenerateConfig) -> tuple[float, floa
 def _shards(run: Path) -> list[Path]:
     """A run's shards (in RUN/failed-*/shards when it kept no task)."""
     return sorted((run / "shards").glob("*.json")) or sorted(run.glob("failed-*/shards/*.json"))
+
+
+def _starts(run: Path) -> str:
+    """A run's server starts (in plan order, over every fleet copy), restarts and warm-pool swaps."""
+    t = json.loads((run / "summary.json").read_text()).get("timing", {})
+    return (f"server starts {t.get('fleet starts_in_order', 0):.0f} ({t.get('fleet start_in_order_s', 0):.0f} s "
+            f"summed), restarts {t.get('fleet restarts', 0):.0f}, spare swaps {t.get('fleet spare_swaps', 0):.0f}, "
+            f"spare starts {t.get('fleet spare_starts', 0):.0f}")
+
+
+def _bounds(rows: list[Any], plans: list[Plan], per_plan: dict[str, int], specs: list[Any], conn: int) -> None:
+    """Print the measured speed-up beside the plans' own bounds, and the plans per fleet copy."""
+    (_, w1, p1, *_), (_, w8, p8, *_) = rows
+    stateful = {s.name for s in specs if s.stateful}  # the fleet's inference has marked them by now
+    summary8 = json.loads((rows[1][8] / "summary.json").read_text())
+    copies = len(summary8.get("replica_plans", [1]))
+    print(f"speed-up at --max-connections {conn}: {p1 / p8:.2f}x on the plan phase, {w1 / w8:.2f}x wall "
+          f"(ideal with only stateful servers held by one plan at a time on each of the run's {copies} fleet "
+          f"copies, the pipeline's rule: {_ideal(plans, conn, per_plan, stateful, copies):.2f}x; on one copy: "
+          f"{_ideal(plans, conn, per_plan, stateful):.2f}x; {len(stateful)} stateful servers here; target >= 5x)")
+    print(f"ideal under the old rule (every server held by one plan at a time): {_ideal(plans, conn, per_plan):.2f}x")
+    print(f"plans per fleet copy at --max-connections {conn}: {summary8.get('replica_plans')}")
+    for c, *_, run in rows:
+        print(f"  --max-connections {c}: {_starts(run)}")
+    # every plan needs fresh state: the process starts (first starts, spares, restarts) happen at any concurrency,
+    # and a start keeps a core busy; the sequential run's (uncontended) start seconds over the cores bound the rest
+    t1 = json.loads((rows[0][8] / "summary.json").read_text()).get("timing", {})
+    work = sum(t1.get(f"fleet {k}", 0) for k in ("start_in_order_s", "spare_start_s", "restart_s"))
+    cores = os.cpu_count() or 1
+    print(f"server process starts of the sequential run: {work:.0f} s summed, >= {work / cores:.0f} s on {cores} "
+          f"cores at any concurrency: speed-up <= {p1 / max(work / cores, 1e-9):.2f}x on this machine "
+          f"(were its cores free)")
 
 
 def main() -> None:
@@ -193,13 +229,7 @@ def main() -> None:
         print(f"{conn:>15}{wall:>9.1f}{plans_wall:>9.1f}{calls:>13}{peak:>16}{kept:>6}{failed:>8}  {usage}")
     for conn, *_, run in rows:
         print(f"  --max-connections {conn}: stage seconds summed over plans {json.loads((run / 'summary.json').read_text()).get('timing')}")
-    (_, w1, p1, *_), (_, w8, p8, *_) = rows
-    stateful = {s.name for s in specs if s.stateful}  # the fleet's inference has marked them by now
-    print(f"speed-up at --max-connections {a.conn}: {p1 / p8:.2f}x on the plan phase, {w1 / w8:.2f}x wall "
-          f"(ideal with only stateful servers held by one plan at a time, the pipeline's rule: "
-          f"{_ideal(plans, a.conn, per_plan, stateful):.2f}x, {len(stateful)} stateful servers here; "
-          f"target >= 5x)")
-    print(f"ideal under the old rule (every server held by one plan at a time): {_ideal(plans, a.conn, per_plan):.2f}x")
+    _bounds(rows, plans, per_plan, specs, a.conn)
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if not a.keep:
         for run in (offline, *(r[8] for r in rows)):
