@@ -25,7 +25,7 @@ from typing import Any
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, result_text
 
-__all__ = ["UUIDISH", "Fact", "coerce", "appears_in", "error_reason", "extract_facts", "fact_value", "parse_result", "resolve_key"]
+__all__ = ["UUIDISH", "Fact", "coerce", "appears_in", "error_reason", "extract_facts", "fact_value", "parse_result", "resolve_key", "succeeded"]
 
 _VOLATILE_KEY = re.compile(r"(time|date|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
                            r"random|nonce|expires|version|pid|hash|sha|checksum|stamp|_at$)", re.IGNORECASE)
@@ -502,3 +502,9 @@ def fact_value(rec: CallRecord, key: str) -> Any:
     if legacy is not _MISSING:
         return legacy
     return _card_value(rec, key)
+
+
+def succeeded(rec: Any) -> bool:
+    """A call (a :class:`~firefly_eval.schema.CallRecord`) succeeded only if it did what was asked: no
+    error flag, no error text, not empty."""
+    return error_reason(rec.result, rec.is_error) is None and bool(rec.text().strip())

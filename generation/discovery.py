@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from firefly_eval.facts import parse_result
-from firefly_eval.generation.explore import succeeded
+from firefly_eval.facts import parse_result, succeeded
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.generation.values import deref, discovered_values
 from firefly_eval.mcp.fleet import Fleet

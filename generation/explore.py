@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from firefly_eval.cards import ToolCard
-from firefly_eval.facts import error_reason, fact_value, parse_result
+from firefly_eval.facts import fact_value, parse_result, succeeded
 from firefly_eval.generation.graph import listed_concept, param_concept
 from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
@@ -292,11 +292,6 @@ def _existing_handles(earlier: list[CallRecord], server: str, param: str, tried:
             if k.lower() == low:
                 out.extend(vals)
     return [v for v in dict.fromkeys(out) if v != tried and str(v).strip()][:4]
-
-
-def succeeded(rec: CallRecord) -> bool:
-    """A call succeeded only if it did what was asked: no error flag, no error text, not empty."""
-    return error_reason(rec.result, rec.is_error) is None and bool(rec.text().strip())
 
 
 async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0, max_repairs: int = 3,
