@@ -92,14 +92,18 @@ class FireflyModelAPI(ModelAPI):
                        config: GenerateConfig) -> ModelOutput:
         turn = sum(isinstance(m, ChatMessageAssistant) for m in input)
         if self.model_name == "oracle":
-            return self._oracle(input, turn)
+            return self._oracle(input, turn, {t.name for t in tools})
         return self._baseline(input, tools, turn)
 
-    def _oracle(self, input: list[ChatMessage], turn: int) -> ModelOutput:
+    def _oracle(self, input: list[ChatMessage], turn: int, offered: set[str] | None = None) -> ModelOutput:
         from firefly_eval.tasks.heldout.dataset import TASKS_BY_ID
 
         q = _question(input)
-        task = next((t for t in TASKS_BY_ID.values() if t.question == q), None)
+        # two tasks may ask the same on two servers ("list the tables of the company database ..."):
+        # the sample's own task is the one whose reference tools are offered
+        same = [t for t in TASKS_BY_ID.values() if t.question == q]
+        task = next((t for t in same if offered is None or all(
+            exposed_name(r["server"], r["tool"]) in offered for r in t.reference_arguments)), same[0] if same else None)
         if task is None:
             raise RuntimeError("firefly/oracle: the sample is not a loaded firefly task (unknown question)")
         last = input[-1] if input else None

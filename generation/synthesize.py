@@ -477,9 +477,9 @@ def _place_in(value: Any, data: Any) -> str | None:
     short result: "that origin airport" of a reservation), ``"first"`` (the first of a listing:
     "the first table"), or None (deep in a listing: no particular one)."""
     pairs = _keyed(data)
-    if len(pairs) <= 3:
-        return "field"
     listing = isinstance(data, (list, str)) or (isinstance(data, dict) and len({k for k, _ in pairs}) == 1)
+    if len(pairs) <= 3 and not (listing and len(pairs) > 1):
+        return "field"  # a short record; three tables listed are still three
     sv = normalize_text(str(value))
     keys = [k for k, x in pairs if normalize_text(str(x)) == sv]
     if any(sum(1 for k2, _ in pairs if k2 == k) == 1 for k in keys):
@@ -758,6 +758,8 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
     sinks = {d for _, d in exp.plan.edges} - {s for s, _ in exp.plan.edges}
     _choose_answers(steps, sinks, max_fields, exclude)
     used = _needed_steps(steps, stateful_servers or set())
+    if all(isinstance(v, bool) for st in used for _, v in st.answers):
+        raise SynthesisDrop("dropped_guessable")  # the request kept asks only yes/no: a coin flip passes
     question = _question(used, rng, root)
     # the answer schema, in the user's terms
     used_names: set[str] = {t[1] for t in tools} | {s for s, _ in tools}

@@ -306,3 +306,11 @@ def test_a_namespace_every_result_echoes_is_no_chain():
                 reference_calls=["a", "b"], servers=["shop"], pattern="sequence",
                 reference_arguments=[{"server": r.server, "tool": r.tool, "arguments": r.arguments} for r in recs])
     assert not needs_chain(task, {r.id: r for r in recs})
+
+
+def test_three_tables_listed_are_a_listing():
+    from firefly_eval.generation.synthesize import _place_in
+
+    assert _place_in("customers", ["customers", "products", "orders"]) == "first"
+    assert _place_in("orders", ["customers", "products", "orders"]) is None
+    assert _place_in("Lisbon", {"name": "Ada", "city": "Lisbon"}) == "field"

@@ -141,12 +141,14 @@ def test_const_oneof_allof_prefixitems_keep_their_meaning():
 def test_every_ref_parameter_of_the_shipped_tools_reaches_the_model_typed():
     specs = [ToolSpec.model_validate_json(line) for line in SHIPPED.read_text().splitlines() if line.strip()]
     with_refs = [s for s in specs if _has_ref(s)]
-    assert len(with_refs) >= 14, [f"{s.server}/{s.name}" for s in with_refs]
+    # the shipped set (task version 1.2.0) offers 13 of the default fleet's 14 tools with $ref parameters
+    # (the installed-fleet test below checks all 14)
+    assert len(with_refs) >= 13, [f"{s.server}/{s.name}" for s in with_refs]
     # the check can fail: Inspect's ToolParam on the raw schema drops every $ref to {}
     raw = [ToolParam.model_validate(_at(s.input_schema, p[:-1])[p[-1]]).model_dump(exclude_none=True)
            for s in with_refs for p, *_ in _ref_sites(s.input_schema, s.input_schema) if len(p) == 2]
     assert raw and all(not (r.get("type") or r.get("properties")) for r in raw)
-    assert _check(with_refs) >= 47
+    assert _check(with_refs) >= 45
 
 
 @pytest.mark.slow
