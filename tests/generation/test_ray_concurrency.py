@@ -14,7 +14,7 @@ pytest.importorskip("ray")
 
 from firefly_eval.generation.executors import next_plan, run_on_ray  # noqa: E402
 from firefly_eval.generation.pipeline import GenerateConfig  # noqa: E402
-from firefly_eval.schema import Plan  # noqa: E402
+from firefly_eval.schema import Plan, ServerSpec  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -74,7 +74,9 @@ def test_one_ray_worker_runs_its_plans_concurrently_never_two_on_a_server():
     shards = []
     cfg = GenerateConfig(executor="ray", workers=1, max_connections=3)
     try:
-        extra = run_on_ray(PLANS, [], cfg, shards.append, make_processor=_make_processor(3))
+        # the fake servers are stateful: the driver never gives one worker two plans on one of them
+        stateful = [ServerSpec(name=n, command="unused", stateful=True) for n in "abcd"]
+        extra = run_on_ray(PLANS, stateful, cfg, shards.append, make_processor=_make_processor(3))
     finally:
         ray.shutdown()
     assert sorted(s["plan"] for s in shards) == [p.id for p in PLANS]  # each plan written once
@@ -107,9 +109,9 @@ def test_ray_worker_with_plans_in_flight_writes_the_sequential_shards(tmp_path):
             out[p.stem] = (calls, s["task"] and s["task"]["question"], s["reason"])
         return out
 
-    generate(tmp_path / "local", specs, GenerateConfig(n_plans=16, seed=5))
+    generate(tmp_path / "local", specs, GenerateConfig(n_plans=16, seed=2))
     try:
-        summary = generate(tmp_path / "ray", specs, GenerateConfig(n_plans=16, seed=5, executor="ray", workers=1,
+        summary = generate(tmp_path / "ray", specs, GenerateConfig(n_plans=16, seed=2, executor="ray", workers=1,
                                                                    max_connections=3))
     finally:
         ray.shutdown()
