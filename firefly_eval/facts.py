@@ -17,6 +17,7 @@ oracle and verification rebuild answers from results, never from the stored answ
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from typing import Any
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, result_text
 
-__all__ = ["UUIDISH", "Fact", "coerce", "appears_in", "error_reason", "extract_facts", "fact_value", "parse_result", "resolve_key", "succeeded"]
+__all__ = ["UUIDISH", "Fact", "coerce", "appears_in", "error_reason", "extract_facts", "fact_value", "parse_data", "parse_result", "resolve_key", "succeeded"]
 
 _VOLATILE_KEY = re.compile(r"(time|date|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
                            r"random|nonce|expires|version|pid|hash|sha|checksum|stamp|_at$)", re.IGNORECASE)
@@ -80,6 +81,18 @@ def parse_result(result: dict[str, Any]) -> Any:
         except ValueError:
             pass
     return text
+
+
+def parse_data(result: dict[str, Any]) -> Any:
+    """:func:`parse_result`, and a Python literal printed as text (``[{'name': 'orders'}]``, how several
+    SQLite servers answer) read as the data it is."""
+    data = parse_result(result)
+    if isinstance(data, str) and data.strip()[:1] in "[{" and len(data) < 20000:
+        try:
+            return ast.literal_eval(data.strip())
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            return data
+    return data
 
 
 def _dict_error(data: dict[str, Any]) -> str | None:

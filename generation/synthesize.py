@@ -12,7 +12,6 @@ produced must be the tool's default, or the task is not written (see ``verify.se
 
 from __future__ import annotations
 
-import ast
 import random
 import re
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from firefly_eval.facts import (
     error_reason,
     extract_facts,
     fact_value,
-    parse_result,
+    parse_data,
 )
 from firefly_eval.generation.explore import Exploration, StepResult
 from firefly_eval.grading import normalize_text
@@ -165,15 +164,8 @@ class _Step:
 
 
 def _parsed(rec: CallRecord) -> Any:
-    """A result's data: :func:`parse_result`, and a Python literal printed as text (``[{'name': 'orders'}]``,
-    how several SQLite servers answer) read as the data it is."""
-    data = parse_result(rec.result)
-    if isinstance(data, str) and data.strip()[:1] in "[{(" and len(data) < 20000:
-        try:
-            return ast.literal_eval(data.strip())
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            return data
-    return data
+    """A result's data (:func:`firefly_eval.facts.parse_data`)."""
+    return parse_data(rec.result)
 
 
 def _leaves(data: Any, depth: int = 0) -> list[Any]:
@@ -593,12 +585,13 @@ def _subjects(st: _Step) -> set[str]:
     return out
 
 
-def _related(a: _Step, b: _Step, stateful: set[str], changes: set[int]) -> bool:
+def _related(a: _Step, b: _Step, shared: bool, changes: set[int]) -> bool:
     """``a`` (earlier) and ``b`` belong to one request: a value flows between them, they work on the
-    same stated thing, or ``a`` changed the state ``b`` reads on the same stateful server."""
+    same stated thing (``shared``: their :func:`_subjects` meet), ``a`` opened what ``b`` works on, or
+    ``a`` changed what ``b`` shows (:func:`_reflected`)."""
     if any(n == a.step.node for n, _ in b.bound.values()) or any(n == b.step.node for n, _ in a.bound.values()):
         return True
-    if _subjects(a) & _subjects(b):
+    if shared:
         return True
     if a.card.opens and a.record.server == b.record.server:
         return True  # the document the server opened is what its later tools work on
@@ -625,7 +618,7 @@ def _reflected(change: _Step, later: _Step) -> bool:
     return any(len(x.split()) >= 2 and appears_in(x, text) for x in stated)
 
 
-def _one_request(used: list[_Step], stateful: set[str], changes: set[int]) -> list[_Step]:
+def _one_request(used: list[_Step], changes: set[int]) -> list[_Step]:
     """The largest group of related steps (:func:`_related`, transitively), by answers then size:
     "check whether 2025-11-20 is a holiday and replace camping in the sheet" is two requests, not one."""
     group = {i: i for i in range(len(used))}
@@ -635,9 +628,10 @@ def _one_request(used: list[_Step], stateful: set[str], changes: set[int]) -> li
             i = group[i]
         return i
 
+    subjects = [_subjects(st) for st in used]
     for i, a in enumerate(used):
         for j in range(i + 1, len(used)):
-            if _related(a, used[j], stateful, changes):
+            if _related(a, used[j], bool(subjects[i] & subjects[j]), changes):
                 group[root(j)] = root(i)
     parts: dict[int, list[_Step]] = {}
     for i, st in enumerate(used):
@@ -662,7 +656,7 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     for st in reversed(used):
         if st.answers or st.feeds or any(k.record.server == st.record.server for k in kept_rev):
             kept_rev.append(st)
-    used = _one_request(kept_rev[::-1], stateful, changes)
+    used = _one_request(kept_rev[::-1], changes)
     if not any(st.answers for st in used):
         raise SynthesisDrop("dropped_no_answer")
     if len(used) < 2:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import random
 import re
 from collections import defaultdict
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from firefly_eval.facts import (
+    parse_data,
     parse_result,  # re-exported: one reading of a result for the explorer and synthesis
 )
 from firefly_eval.generation.graph import param_concept
@@ -127,12 +127,7 @@ def extract_values(result: dict[str, Any], lists: str | None = None) -> dict[str
     """Concept -> values found in a result (for binding successors' arguments). ``lists``: the concept
     the tool lists ("table" for list_tables): bare names and ``name`` fields are values of it."""
     out: dict[str, list[Any]] = defaultdict(list)
-    data = parse_result(result)
-    if isinstance(data, str) and data.strip()[:1] in "[{" and len(data) < 20000:
-        try:  # a Python literal printed as text ([{'name': 'orders'}], as several SQLite servers answer)
-            data = ast.literal_eval(data.strip())
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            pass
+    data = parse_data(result)
 
     def walk(key: str, v: Any, depth: int) -> None:
         if depth > 4:
