@@ -18,7 +18,7 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard
 from firefly_eval.facts import fact_value, parse_result, succeeded
-from firefly_eval.generation.graph import listed_concept, param_concept
+from firefly_eval.generation.graph import POSITION_PARAM, listed_concept, param_concept, same_thing
 from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
 from firefly_eval.mcp.client import ServerError
@@ -190,6 +190,20 @@ def _typed(value: Any, schema: dict[str, Any]) -> Any:
     return None
 
 
+def _full_path(name: str, rec: CallRecord) -> str | None:
+    """The path a listing's result gives for ``name`` when a card's fact keeps only the file's name
+    ("inventory.py" of ``/work/repo/inventory.py``): the longest path in the result text that ends
+    with it, else the name under the folder the listing was asked about."""
+    if not name or "/" in name or len(name) > 200:
+        return None
+    found = re.findall(r"(/[^\s'\"`,;:()\[\]{}]*/" + re.escape(name) + r")(?![\w.-])", rec.text())
+    if found:
+        return max(found, key=len)
+    folders = [v for v in rec.arguments.values() if isinstance(v, str) and v.startswith("/")
+               and not re.search(r"\.\w{1,5}$", v)]
+    return f"{folders[0].rstrip('/')}/{name}" if len(folders) == 1 else None
+
+
 def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], steps: dict[int, StepResult],
                        cards: dict[tuple[str, str], ToolCard], bound_vals: dict[str, list[Any]],
                        step: StepResult) -> set[str]:
@@ -221,7 +235,10 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
                 concept = param_concept(pname, sch)
                 same_concept = concept == out_concept and flows_between(concept, rec.server, tool.server, tv)
                 number_flow = numbers_flow and isinstance(v, (int, float)) and not isinstance(v, bool) and (
-                    sch.get("type") in ("number", "integer") or concept == "number")
+                    sch.get("type") in ("number", "integer") or concept == "number") and (
+                    same_thing(o.name, pname) or not POSITION_PARAM.search(pname))
+                if same_concept and concept == "path" and isinstance(tv, str):
+                    tv = _full_path(tv, rec) or tv  # a listing's file name: the path the next tool opens
                 if same_concept or number_flow:
                     bound_vals[pname] = [tv] + [x for x in bound_vals.get(pname, []) if x != tv]
                     step.bound[pname] = p

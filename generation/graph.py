@@ -59,14 +59,14 @@ _STOP = set("the a an of to and or for in on with by from is are be this that it
 
 # concept -> patterns on parameter names / output field names / description words
 _CONCEPTS: dict[str, re.Pattern[str]] = {
-    "repo": re.compile(r"^(repo|repository|repo_path|repository_path|git_dir)$|(branch|commit|revision|ref)s?$"),
+    "repo": re.compile(r"^(repo|repository|repo_path|repository_path|git_dir)$|(branch|commit|revision|ref|commit_hash|commit_sha)s?$"),
     "path": re.compile(r"(path|file|filename|dir|directory|folder|filepath)s?$"),
     "url": re.compile(r"(url|uri|link|href)s?$"),
     "date": re.compile(r"(date|day|datetime|timestamp|time|start|end|since|until)s?$"),
     "sql": re.compile(r"(sql|query|statement)$"),
     "table": re.compile(r"(table|table_name|tablename|sheet|sheet_name|worksheet)s?$"),
     "id": re.compile(r"(^|_)(id|ids|key|uuid|identifier|sku|code)$"),
-    "entity": re.compile(r"(entity|entities|node|nodes|relation|relations|observation|observations)$"),
+    "entity": re.compile(r"(entity|entities|entity_name|node|nodes|relation|relations|observation|observations)$"),
     "expression": re.compile(r"(expression|expr|formula|equation|function)s?$"),
     "number": re.compile(r"(number|value|amount|quantity|count|x|y|a|b|n|num|numbers|values)$"),
     "text": re.compile(r"(text|content|contents|body|message|input|string|document|markdown)s?$"),
@@ -113,13 +113,30 @@ def param_concept(name: str, schema: dict[str, Any] | None = None) -> str | None
     for concept, pat in _CONCEPTS.items():
         # whole name (repo_path, file_path) or its last token (max_count -> count), never a suffix
         # of a word ("reason" is not "n", "operation" is not a number)
-        if pat.fullmatch(low) or pat.fullmatch(last) or (pat.search(low) and "_" in low and pat.search(last)):
+        m = pat.search(low)
+        at_word = m is not None and "_" in low and (m.start() == 0 or low[m.start() - 1] == "_")
+        # ... or its last words (second_sheet_name -> sheet_name), from a word's start
+        if pat.fullmatch(low) or pat.fullmatch(last) or (at_word and (pat.search(last) or "_" in m.group(0))):
             if concept == "date" and schema.get("type") in ("integer", "number"):
                 return "number"  # "days": a count of days, not a date
             return concept
     if schema.get("type") in ("number", "integer"):
         return "number"
     return None
+
+
+POSITION_PARAM = re.compile(r"(?i)index|idx|position|pos$|row|col|line|slide|page|paragraph")  # a place in a document
+_GENERIC_WORDS = {"number", "count", "value", "total", "result", "of", "the", "num", "n", "new", "first", "last"}
+
+
+def same_thing(fact: str, param: str) -> bool:
+    """A number named ``fact`` may feed ``param``: their names share a word that says what is counted or
+    pointed at ("paragraph_index" into paragraph_index, "row_count" into a row), not only "number"/"count"
+    ("the number of comments" is no paragraph index)."""
+    def words(name: str) -> set[str]:
+        low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+        return {w.rstrip("s") for w in re.split(r"[_\-. ]+", low) if w} - _GENERIC_WORDS
+    return bool(words(fact) & words(param))
 
 
 def listed_concept(tool: ToolSpec) -> str | None:

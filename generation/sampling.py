@@ -63,6 +63,14 @@ def flows_between(concept: str | None, src_server: str, dst_server: str, value: 
     return shape is not None and (value is None or bool(shape.match(str(value).strip())))
 
 
+def _answer_facts(card: ToolCard | None) -> set[str]:
+    """The concepts of a card's answer facts that can feed another tool (no counts, no yes/no)."""
+    if card is None or card.use != "answer" or not card.outputs:
+        return set()
+    return {c for o in card.outputs if (c := param_concept(o.name, {})) and c != "number"
+            and not _NOT_A_VALUE.search(o.name)}
+
+
 def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[Key, Key]]:
     """Tool pairs (src, dst) where an answer fact of src's card can feed a parameter of dst: the
     same concept (a commit hash into a revision, a path into a path, a date into a date). Numbers
@@ -74,8 +82,7 @@ def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[K
         if card is not None and card.use == "never":
             continue
         if card is not None and card.use == "answer" and card.outputs:
-            produces[t.key] = {c for o in card.outputs if (c := param_concept(o.name, {})) and c != "number"
-                               and not _NOT_A_VALUE.search(o.name)}
+            produces[t.key] = _answer_facts(card)
         else:  # a listing or a tool without a card: the handles its name says it returns ("list tables")
             produces[t.key] = tool_outputs(t) & _HANDLES
     takes: dict[Key, set[str]] = {}
@@ -99,8 +106,11 @@ def card_guidance(cards: dict[Key, ToolCard], tools: list[ToolSpec], skip: set[K
     the tools whose result can answer (a tool without a card may)."""
     usable = [t for t in tools if t.key not in skip]
     keys = {t.key for t in tools}
+    prefer = card_flows(cards, usable)
     return {
-        "prefer": card_flows(cards, usable),
+        "prefer": prefer,
+        # tools whose answer (a fact their card words, not a handle their name suggests) feeds another tool
+        "producers": {s for s, _ in prefer if _answer_facts(cards.get(s)) and not cards[s].trivial},
         "late_starters": {k for k, c in cards.items() if c.trivial},
         "openers": {k[0]: k for k, c in cards.items() if c.opens and k in keys},
         "answerers": {t.key for t in usable if (c := cards.get(t.key)) is None
@@ -141,6 +151,8 @@ def sample_plans(
     late_start_share: float = 0.8,
     openers: dict[str, Key] | None = None,
     answerers: set[Key] | None = None,
+    producers: set[Key] | None = None,
+    producer_start_share: float = 0.5,
 ) -> list[Plan]:
     """Sample ``n`` distinct plans deterministically for a seed.
 
@@ -159,6 +171,9 @@ def sample_plans(
     ``answerers``: tools whose result can answer a question (not a change, not common knowledge);
     a plan without one gets one after its last node (a successor, else a tool of that server), so
     that a question can ask something.
+    ``producers``: tools whose card's answer fact feeds another tool along ``prefer`` (a holiday's date
+    into a date count, a table name into a schema reader); with probability ``producer_start_share`` a
+    plan starts at one, so that the later steps need what it found (the chain a user's request needs).
     """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
@@ -206,6 +221,7 @@ def sample_plans(
         return min(cands, key=lambda k: use[k])
 
     flows = prefer or set()
+    flow_starts = [k for k in sorted(producers or ()) if k in succ]
 
     def pick(options: list[Key], exclude: set[Key], want_cross: bool, servers: set[str],
              frm: Key | None = None, to: Key | None = None) -> Key | None:
@@ -228,7 +244,7 @@ def sample_plans(
         budget -= 1
         pattern = rng.choices(list(mix), weights=list(mix.values()))[0]
         want_cross = rng.random() < cross_server_share
-        start = least_used(starts)
+        start = least_used(flow_starts if flow_starts and rng.random() < producer_start_share else starts)
         if server_count[start[0]] >= cap:
             continue
         if late_starters and start in late_starters and rng.random() < late_start_share:

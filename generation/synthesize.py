@@ -29,6 +29,7 @@ from firefly_eval.facts import (
     parse_data,
 )
 from firefly_eval.generation.explore import Exploration, StepResult
+from firefly_eval.generation.graph import POSITION_PARAM, same_thing
 from firefly_eval.grading import normalize_text
 from firefly_eval.mutation import is_mutating
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
@@ -414,6 +415,12 @@ def _bind_arguments(steps: list[_Step]) -> None:
                 continue  # the tool's own default or a namespace every result echoes (tau2's state_key)
             if out is None and isinstance(value, (int, float)) and not _under(param, value, src):
                 continue  # a bare number found somewhere in an earlier result ("that number of commits")
+            if out is not None and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and POSITION_PARAM.search(param) and not same_thing(out.name, param):
+                continue  # "the number of comments" is no paragraph index: the user states the number
+            if any(n == src.step.node and normalize_text(str(st.record.arguments.get(p))) == normalize_text(str(value))
+                   for p, (n, _) in st.bound.items()):
+                raise SynthesisDrop("dropped_degenerate_call")  # "from that day up to that day": one value twice
             if out is not None and out.refer:
                 phrase = _fill(out.refer, src)
                 if phrase.lower().startswith("that "):
@@ -642,6 +649,11 @@ def _one_request(used: list[_Step], changes: set[int]) -> list[_Step]:
     return best
 
 
+def _feeds(st: _Step, kept: list[_Step]) -> bool:
+    """A step of ``kept`` takes one of its arguments from ``st``'s result."""
+    return any(n == st.step.node for k in kept for n, _ in k.bound.values())
+
+
 def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     """Steps that answer or feed a later step; a change on a stateful server that does neither is
     kept only for a later call on its server (their replay depends on it), at most one such side
@@ -653,15 +665,17 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     if chained:
         used = [st for st in used if st.step.node in chained or st.step.node in changes]
     kept_rev: list[_Step] = []
-    for st in reversed(used):
-        if st.answers or st.feeds or any(k.record.server == st.record.server for k in kept_rev):
+    for st in reversed(used):  # a step feeds the task only when a step that stays takes its value
+        if st.answers or _feeds(st, kept_rev) or any(k.record.server == st.record.server for k in kept_rev):
             kept_rev.append(st)
+    if not kept_rev:
+        raise SynthesisDrop("dropped_no_answer")
     used = _one_request(kept_rev[::-1], changes)
     if not any(st.answers for st in used):
         raise SynthesisDrop("dropped_no_answer")
     if len(used) < 2:
         raise SynthesisDrop("dropped_trivial")
-    side = [st for st in used if not st.answers and not st.feeds and not st.card.opens]
+    side = [st for st in used if not st.answers and not _feeds(st, used) and not st.card.opens]
     if len(side) > 1:
         raise SynthesisDrop("dropped_side_steps")  # a call script of changes, not a user's goal
     for st in side:  # "unstage everything, then show the diff": the answer does not depend on the change
