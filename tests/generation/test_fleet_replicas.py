@@ -14,8 +14,6 @@ import re
 import pytest
 
 from firefly_eval.generation.pipeline import GenerateConfig, generate
-from firefly_eval.mcp.config import firefly_home, load_fleet
-from firefly_eval.mcp.config import test_fleet_path as small_fleet_path
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.sandbox import SANDBOX_ROOT
 
@@ -25,13 +23,6 @@ N, SEED = 40, 8
 # what differs between any two runs of one plan: ISO and JS clock times, epoch seconds, uuids
 VOLATILE = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]+Z?|\w{3} \w{3} \d\d \d{4} [\d:]+ GMT[^)\n]*\)?|\b\d{10}\.\d+\b"
                       r"|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _specs():
-    specs = load_fleet(small_fleet_path())
-    if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
-        pytest.skip("test fleet not installed")
-    return specs
 
 
 def _shards(run):
@@ -45,9 +36,9 @@ def _shards(run):
     return out
 
 
-def test_plans_on_one_stateful_server_run_on_copies_and_write_the_sequential_shards(tmp_path):
-    seq = generate(tmp_path / "seq", _specs(), GenerateConfig(n_plans=N, seed=SEED))
-    par = generate(tmp_path / "par", _specs(), GenerateConfig(n_plans=N, seed=SEED, max_connections=4))
+def test_plans_on_one_stateful_server_run_on_copies_and_write_the_sequential_shards(tmp_path, installed_fleet):
+    seq = generate(tmp_path / "seq", installed_fleet(), GenerateConfig(n_plans=N, seed=SEED))
+    par = generate(tmp_path / "par", installed_fleet(), GenerateConfig(n_plans=N, seed=SEED, max_connections=4))
     assert seq["replica_plans"] == [_n(tmp_path / "seq")] and par["plans_failed"] == 0
     # the test fleet's plans share stateful servers (filesystem, sqlite, memory): copies ran some of them
     assert len(par["replica_plans"]) == 4 and sum(par["replica_plans"]) == _n(tmp_path / "par")
@@ -63,12 +54,12 @@ def _n(run):
     return len((run / "plans.jsonl").read_text().splitlines())
 
 
-def test_a_replica_has_its_own_sandbox_and_the_first_fleets_tools(tmp_path):
-    asyncio.run(_replica(tmp_path))
+def test_a_replica_has_its_own_sandbox_and_the_first_fleets_tools(tmp_path, installed_fleet):
+    asyncio.run(_replica(tmp_path, installed_fleet()))
 
 
-async def _replica(tmp_path):
-    fleet = Fleet(_specs(), sandbox_root=tmp_path / "a", canonical_root=SANDBOX_ROOT)
+async def _replica(tmp_path, specs):
+    fleet = Fleet(specs, sandbox_root=tmp_path / "a", canonical_root=SANDBOX_ROOT)
     try:
         await fleet.start(names=["filesystem"])
         twin = fleet.replica(tmp_path / "b")

@@ -10,8 +10,6 @@ from inspect_ai.tool import ToolCall
 from firefly_eval.agent_tools import exposed_name
 from firefly_eval.generation.llm import LLMStats, explore_plan_llm, synthesize_task_llm
 from firefly_eval.generation.verify import Verifier
-from firefly_eval.mcp.config import firefly_home, load_fleet
-from firefly_eval.mcp.config import test_fleet_path as small_fleet_path
 from firefly_eval.mcp.fleet import Fleet
 from firefly_eval.schema import Plan
 
@@ -33,10 +31,8 @@ def _text(t):
     return _usage(ModelOutput.from_content("mockllm/model", t))
 
 
-def test_llm_explorer_and_synthesizer_end_to_end():
-    specs = [s for s in load_fleet(small_fleet_path()) if s.name in ("calculator", "unitconv")]
-    if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
-        pytest.skip("test fleet not installed")
+def test_llm_explorer_and_synthesizer_end_to_end(installed_fleet):
+    specs = installed_fleet(only=("calculator", "unitconv"))
     plan = Plan(id="p-llm", nodes=[("calculator", "calculate"), ("unitconv", "convert_length")], edges=[(0, 1)],
                 pattern="sequence")
 

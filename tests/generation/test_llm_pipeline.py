@@ -22,18 +22,11 @@ from typer.testing import CliRunner
 from firefly_eval.agent_tools import exposed_name
 from firefly_eval.cli.main import app
 from firefly_eval.generation.pipeline import GenerateConfig, generate
-from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path
+from firefly_eval.mcp.config import test_fleet_path as small_fleet_path
 from firefly_eval.sandbox import SANDBOX_ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.fleet]
 N, SEED = 40, 8  # the test fleet samples ~16 plans (the sampler stops when no distinct plan is left)
-
-
-def _specs():
-    specs = load_fleet(small_fleet_path())
-    if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
-        pytest.skip("test fleet not installed")
-    return specs
 
 
 def _shards(run):
@@ -47,14 +40,14 @@ def _shards(run):
 
 
 @pytest.fixture(scope="module")
-def sequential(tmp_path_factory):
+def sequential(tmp_path_factory, installed_fleet):
     run = tmp_path_factory.mktemp("seq") / "run"
-    generate(run, _specs(), GenerateConfig(n_plans=N, seed=SEED))
+    generate(run, installed_fleet(), GenerateConfig(n_plans=N, seed=SEED))
     return run
 
 
-def test_plans_in_flight_write_the_sequential_shards(sequential, tmp_path):
-    summary = generate(tmp_path / "par", _specs(), GenerateConfig(n_plans=N, seed=SEED, max_connections=4))
+def test_plans_in_flight_write_the_sequential_shards(sequential, tmp_path, installed_fleet):
+    summary = generate(tmp_path / "par", installed_fleet(), GenerateConfig(n_plans=N, seed=SEED, max_connections=4))
     assert summary["max_connections"] == 4 and summary["plans_failed"] == 0
     a, b = _shards(sequential), _shards(tmp_path / "par")
     assert len(a) == _n_plans(sequential) >= 12 and any(t for _, t, _ in a.values())

@@ -86,7 +86,7 @@ def test_one_ray_worker_runs_its_plans_concurrently_never_two_on_a_server():
 
 
 @pytest.mark.fleet
-def test_ray_worker_with_plans_in_flight_writes_the_sequential_shards(tmp_path):
+def test_ray_worker_with_plans_in_flight_writes_the_sequential_shards(tmp_path, installed_fleet):
     """The real plan processor on the test fleet: one Ray worker, 3 plans in flight, same shards as the
     local sequential run (calls, tasks, drop reasons)."""
     import json
@@ -94,11 +94,8 @@ def test_ray_worker_with_plans_in_flight_writes_the_sequential_shards(tmp_path):
     import ray
 
     from firefly_eval.generation.pipeline import generate
-    from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path
 
-    specs = load_fleet(test_fleet_path())
-    if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
-        pytest.skip("test fleet not installed")
+    specs = installed_fleet()
 
     def shards(run):
         out = {}

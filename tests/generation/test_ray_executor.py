@@ -13,7 +13,6 @@ pytest.importorskip("ray")
 
 from firefly_eval.dataset_format import load_tasks  # noqa: E402
 from firefly_eval.generation.pipeline import GenerateConfig, generate  # noqa: E402
-from firefly_eval.mcp.config import firefly_home, load_fleet, test_fleet_path as small_fleet_path  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.fleet]
 
@@ -45,10 +44,8 @@ def _kill_one_worker_after(shards, n, killed):
             return
 
 
-def test_ray_matches_local_after_a_worker_is_killed(tmp_path):
-    specs = load_fleet(small_fleet_path())
-    if any(not (firefly_home() / "fleet" / s.name / ".firefly-installed").exists() for s in specs):
-        pytest.skip("test fleet not installed")
+def test_ray_matches_local_after_a_worker_is_killed(tmp_path, installed_fleet):
+    specs = installed_fleet()
     local = generate(tmp_path / "local", specs, GenerateConfig(n_plans=16, seed=2))
     killed: list[int] = []
     ray_run = tmp_path / "ray"
