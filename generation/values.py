@@ -15,8 +15,8 @@ from firefly_eval.facts import (
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.schema import result_text
 
-__all__ = ["ValueBank", "deref", "discovered_values", "extract_values", "files_with_extensions", "parse_result",
-           "preferred_files"]
+__all__ = ["ValueBank", "deref", "discovered_values", "extract_values", "files_with_extensions", "new_name_param",
+           "parse_result", "preferred_files"]
 
 _PATH_RE = re.compile(r"(/[\w.\-]+(?:/[\w.\-]+)+)")
 _ID_RE = re.compile(r"\b([A-Z]-\d{3,4})\b")
@@ -57,6 +57,11 @@ _WORDS = ["Lumen", "Porto", "tent", "headlamp", "winter", "budget", "Trail Runne
 _NAME_KEYS = ["name", "title", "id", "key", "table_name"]
 # listing lines that are no value: headers ("Allowed directories:"), sentinels ("__NO_COLLECTIONS_FOUND__")
 _JUNK = re.compile(r".*:|_+[A-Z0-9_]+_+|\W*|(no|none|empty)\b.*", re.I)
+# a printed structure or markup (a line of "{'ids': [...", "<h2>Read Sheet</h2>"): text of a result, never a name
+_MARKUP = re.compile(r"[{}<>]|,$|^\[[-\d.'\" ]")
+# a parameter naming the object a copy, fork or rename makes (dstSheetName, new_collection_name)
+_NEW_PARAM = re.compile(r"^(new|dst|dest|destination|target|to)_.*name$|^new_?[a-z]+$")
+_MAKES = {"create", "new", "fork", "copy", "clone", "duplicate", "rename", "make"}
 _SPREADSHEET = re.compile(r"excel|workbook|spreadsheet|xlsx|\bsheets?\b|\bcells?\b|a1 notation", re.I)
 _SQL_TEXT = re.compile(r"\bsql\b|\bquery\b.*\b(table|database|sqlite)|\b(select|insert|create table)\b", re.I)
 # what a tool's text says about the files it wants -> extensions, best first
@@ -241,7 +246,7 @@ def discovered_values(tool: str, result: dict[str, Any]) -> dict[str, list[Any]]
     elif isinstance(data, str) and ("\n" in data or "," in data):
         lines = data.splitlines() if "\n" in data else data.split(",")  # "customers, orders"
         strings = [ln.strip(" -*\t") for ln in lines[:30] if 0 < len(ln.strip(" -*\t")) <= 120]
-    strings = [x for x in strings if not _JUNK.fullmatch(x.strip())]
+    strings = [x for x in strings if not _JUNK.fullmatch(x.strip()) and not _MARKUP.search(x.strip())]
     names = _names_in(data)  # names of the records a getter returned (entities of a graph, sheets of a workbook)
     if names:
         out["_listed"] = list(dict.fromkeys([*out.get("_listed", []), *names]))
@@ -250,6 +255,29 @@ def discovered_values(tool: str, result: dict[str, Any]) -> dict[str, list[Any]]
         bucket = out.setdefault(key, [])
         bucket[:0] = [x for x in strings if x not in bucket]
     return {k: list(dict.fromkeys(v))[:20] for k, v in out.items() if v}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_")
+
+
+_MAKES_WRITE = re.compile(r"(^|_)(write|set|update|put|fill|insert|append)(_|$)")
+
+
+def new_name_param(tool: str, param: str) -> bool:
+    """Does ``param`` name the object ``tool`` makes: the destination of a copy, fork or rename
+    (``dstSheetName``, ``new_collection_name``), or the name of what a create tool creates (``create_table``'s
+    ``tableName``; not its ``sheetName``, the sheet it goes in)?"""
+    p = _snake(param)
+    if _NEW_PARAM.match(p):
+        return True
+    words = _snake(tool).split("_")
+    for i, w in enumerate(words[:-1]):
+        if w in ("create", "new", "make"):
+            noun = words[i + 1][:-1] if words[i + 1].endswith("s") else words[i + 1]
+            pw = p.split("_")
+            return pw[0] == noun and (len(pw) == 1 or pw[-1] == "name") and len(pw) <= 2
+    return False
 
 
 class ValueBank:
@@ -315,6 +343,8 @@ class ValueBank:
             return opts[:4]
         if "const" in schema:
             return [schema["const"]]
+        if not self.uses_world(server) and typ in (None, "string") and new_name_param(tool, name):
+            return self._new_names(server, tool, name, rng)  # a copy or a new table takes no existing name
         own_kinds = _kinds(f"{name.replace('_', ' ')} {schema.get('description', '')}")
         if bound and own_kinds:  # a csv_path takes no workbook a predecessor returned
             bound = [b for b in bound if not (isinstance(b, str) and "." in b[-6:])
@@ -362,6 +392,8 @@ class ValueBank:
         # cells and ranges only for spreadsheet tools (a file tool's `source` is no range)
         sheet = world or bool(_SPREADSHEET.search(f"{tool} {context[:400]} {schema.get('description', '')}"))
         if typ in (None, "string") and sheet and (lname_only in _RANGE_PARAMS or lname_only.endswith("_range") or a1):
+            if not world and _MAKES_WRITE.search(_snake(tool)):
+                out.append("A6:B6")  # a write's values are one row of two cells, below the user's own rows
             out.extend(["A1:D5", "A2:C10", "B2:B6"] if world else ["A1:C4", "A1:B2", "B2:B4"])
         elif typ in (None, "string") and sheet and (lname_only in _CELL_PARAMS or lname_only.endswith("_cell")):
             out.extend(["B2", "E2", "A1"])
@@ -454,6 +486,18 @@ class ValueBank:
             strs = [rng.choice(_STATIC["text"] if "text" in name.lower() or "content" in name.lower() else _WORDS)]
         return list(dict.fromkeys(strs))[:4]
 
+    def _new_names(self, server: str, tool: str, name: str, rng: random.Random) -> list[str]:
+        """Names for the object a call makes (a copy of the Budget sheet: ``Budget_copy``), from the names the
+        server's own listings gave: never one that exists (a copy onto its source fails)."""
+        verb = next((w for w in _snake(tool).split("_") if w in _MAKES), "")
+        suffix = "_copy" if verb in ("copy", "fork", "clone", "duplicate") else "_2"
+        out = []
+        for base in self.own_words(server, re.sub(r"^(new|dst|dest|destination|target|to)_", "", _snake(name)), rng):
+            ident = re.sub(r"\W+", "_", base).strip("_")[:40]
+            if ident and not _MARKUP.search(base):
+                out.append(ident + suffix if ident[0].isalpha() else f"t_{ident}{suffix}")
+        return list(dict.fromkeys(out))[:4] or [f"{server}{suffix}"]
+
     def own_words(self, server: str, name: str, rng: random.Random) -> list[str]:
         """Words for a string parameter of a server that does not work on the seed world, from its own data:
         names its listings gave (those of the parameter's noun first), values learned in this plan, lines and
@@ -472,7 +516,8 @@ class ValueBank:
         held = [v for f in files[:20] for k, vals in _names_in_file(f).items() if k in low for v in vals]
         stems = [Path(f).stem for f in files[:20]]
         words = [w for w in [*held, *keyed, *lines, *names, *listed, *learned, *stems]
-                 if isinstance(w, str) and 0 < len(w) <= 120 and not w.startswith("/") and not _JUNK.fullmatch(w)]
+                 if isinstance(w, str) and 0 < len(w) <= 120 and not w.startswith("/") and not _JUNK.fullmatch(w)
+                 and not (_MARKUP.search(w.strip()) and w not in lines)]
         words = list(dict.fromkeys(words))
         return words or [f"{server} note"]
 

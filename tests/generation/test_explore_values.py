@@ -144,3 +144,24 @@ def test_an_internal_error_on_one_plan_is_reported_not_fatal():
     shard = asyncio.run(proc.run(plan))
     assert shard["plan"] == "p1" and shard["failed"].startswith("OverflowError: int too large")
     assert "test_explore_values.py" in shard["failed"]  # where it was raised
+
+
+def test_own_server_new_names_ranges_and_no_printed_structures():
+    from firefly_eval.generation.values import discovered_values, new_name_param
+
+    assert new_name_param("excel_copy_sheet", "dstSheetName") and not new_name_param("excel_copy_sheet", "srcSheetName")
+    assert new_name_param("excel_create_table", "tableName") and not new_name_param("excel_create_table", "sheetName")
+    assert new_name_param("chroma_fork_collection", "new_collection_name")
+    assert not new_name_param("chroma_fork_collection", "collection_name")
+    text = "{'name': 'garden_notes', 'count': 3,\n[0.80000001, 0.1       , 0.30000001],\ngarden_notes"
+    found = discovered_values("get_collection_info", {"content": [{"type": "text", "text": text}]})
+    names = [v for k, vals in found.items() if k not in ("text", "number") for v in vals]
+    assert names and all("{" not in v and not v.endswith(",") for v in names)
+    bank = ValueBank({"budget": "/sb/budget"}, discovered={"budget": {"sheet": ["Budget"]}}, world_servers=set())
+    rng = random.Random(0)
+    copy = bank.candidates("budget", "excel_copy_sheet", "dstSheetName", {"type": "string"}, rng)
+    assert copy and "Budget" not in copy and copy[0] == "Budget_copy"
+    assert bank.candidates("budget", "excel_copy_sheet", "srcSheetName", {"type": "string"}, rng)[0] == "Budget"
+    desc = "Write values to the Excel sheet"
+    assert bank.candidates("budget", "excel_write_to_sheet", "range", {"type": "string"}, rng, None, desc)[0] == "A6:B6"
+    assert bank.candidates("budget", "excel_read_sheet", "range", {"type": "string"}, rng, None, desc)[0] == "A1:C4"
