@@ -16,9 +16,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.fleet]  # two small generate runs (~
 def _generate(run: Path, fleet: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, FIREFLY_HOME=os.environ.get("FIREFLY_HOME", str(Path.cwd() / ".firefly")))
     firefly = Path(sys.executable).with_name("firefly")
-    # seed 4: on these three servers the 6 plans it samples keep a task (seeds 1, 3, 5, 6 keep none since
-    # synthesis drops conjunctions of unrelated calls), so the first run writes a dataset
-    return subprocess.run([str(firefly), "generate", "-o", str(run), "-n", "8", "-f", str(fleet), "--seed", "4"],
+    # seed 7: on these three servers the 6 plans it samples keep a task (the sqlite "primary key of the first
+    # table" chain), so the first run writes a dataset; most seeds keep none under one-request synthesis
+    # (since aee8ad1 seeds 2, 4, 8, 11, 12, 13 keep none; 7, 9, 10 keep one)
+    return subprocess.run([str(firefly), "generate", "-o", str(run), "-n", "8", "-f", str(fleet), "--seed", "7"],
                           env=env, capture_output=True, text=True, timeout=400)
 
 
