@@ -69,6 +69,9 @@ class ToolCard(BaseModel):
     use: CardUse = "answer"
     trivial: bool = False
     opens: bool = False
+    # the server's state starts empty in every episode (a fresh note store): what it holds after a task's
+    # own changes is what the question stated, so a count it gives then is readable from the question
+    starts_empty: bool = False
     source: CardSource = "curated"
     schema_hash: str | None = None
 
@@ -139,6 +142,7 @@ def _read_file(path: Path | Any, name: str) -> list[ToolCard]:
             out.append(ToolCard.model_validate({"server": data["server"], "tool": tool,
                                                 "source": data.get("source", "curated"),
                                                 "trivial": bool(data.get("trivial", False)),
+                                                "starts_empty": bool(data.get("starts_empty", False)),
                                                 "opens": data.get("opener") == tool, **body}))
         except ValidationError as exc:
             err = exc.errors()[0]

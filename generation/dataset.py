@@ -217,23 +217,28 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
 
 
 class Duplicates:
-    """The same task twice: the same tools and answer (the same goal worded another way), or a question
-    at least 95% like one already seen for the same tools."""
+    """The same task twice: the same tools and answer (the same goal worded another way), a question
+    at least 95% like one already seen for the same tools, or the same question with the same answer on
+    other servers (one company database served by sqlite and by dbhub asks one question)."""
 
     def __init__(self) -> None:
         self.questions: dict[tuple, list[str]] = {}
         self.answers: set[tuple] = set()
+        self.asked: set[tuple[str, str]] = set()
 
     def seen(self, task: Task) -> bool:
         """Whether ``task`` repeats one seen before; a new task is remembered."""
         from rapidfuzz import fuzz
 
         sig = tuple(sorted(map(tuple, task.tools)))
-        same_answer = (sig, json.dumps(task.answer, sort_keys=True, ensure_ascii=False))
-        if same_answer in self.answers or any(fuzz.ratio(task.question, q) >= 95 for q in self.questions.get(sig, [])):
+        answer = json.dumps(task.answer, sort_keys=True, ensure_ascii=False)
+        asked = (" ".join(task.question.split()), answer)
+        if (sig, answer) in self.answers or asked in self.asked \
+                or any(fuzz.ratio(task.question, q) >= 95 for q in self.questions.get(sig, [])):
             return True
         self.questions.setdefault(sig, []).append(task.question)
-        self.answers.add(same_answer)
+        self.answers.add((sig, answer))
+        self.asked.add(asked)
         return False
 
 

@@ -157,15 +157,22 @@ def _sandboxed(value: Any, sandbox: str) -> Any:
 
 
 def _card_sets(card: ToolCard | None, sandbox: str, bound_vals: dict[str, list[Any]], props: dict[str, Any],
-               rng: random.Random) -> list[dict[str, Any]]:
+               rng: random.Random, required: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """Argument sets from a tool's card, in a seeded order; parameters bound from predecessors take the
-    bound value (the data flow is what makes the chain needed)."""
+    bound value (the data flow is what makes the chain needed).
+
+    A flow replaces a value the card's set states (or a required one); it never adds an option the set
+    leaves out: a save's timestamp is not a search's ``relativeTime``, nor a count its ``offset``."""
     if card is None or not card.args:
         return []
     sets = [_sandboxed(dict(a), sandbox) for a in card.args]
     rng.shuffle(sets)
     bound = {p: vals[0] for p, vals in bound_vals.items() if p in props and vals}
-    out = [{**a, **bound} for a in sets] if bound else []
+    out = []
+    for a in sets:
+        mine = {p: v for p, v in bound.items() if p in a or p in required}
+        if mine and {**a, **mine} != a:
+            out.append({**a, **mine})
     for a in sets:  # then the card's own values: a success without the data flow beats no success
         if a not in out:
             out.append(a)
@@ -351,7 +358,8 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
         extra: list[str] = []  # optional parameters an error asked for ("specify a 'path'")
         hints: dict[str, dict[str, Any]] = {}  # what validation errors said of parameters (own-data servers)
         card_sets = _card_sets((cards or {}).get(key), bank.sandbox_of.get(key[0], ""),
-                               {pn: v for pn, v in bound_vals.items() if pn in flows}, props, rng)
+                               {pn: v for pn, v in bound_vals.items() if pn in flows}, props, rng,
+                               frozenset(tool.input_schema.get("required", []) or []))
         for attempt in range(max_repairs + 1 + len(card_sets)):
             if card_sets:
                 args = card_sets.pop(0)

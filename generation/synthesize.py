@@ -558,6 +558,32 @@ def _choose_answers(steps: list[_Step], sinks: set[int], max_fields: int,
         raise SynthesisDrop("dropped_guessable")  # yes/no answers only: a coin flip passes too often
 
 
+def _count_of_own_changes(st: _Step, before: list[_Step]) -> bool:
+    """``st`` answers a count (or yes/no) on a server whose state starts empty, after the task's own changes
+    on it: everything the server holds then was stated in the question, so the count can be read off it."""
+    if not st.card.starts_empty or not any(
+            e.record.server == st.record.server and e.card.use != "answer" for e in before):
+        return False
+    return any(isinstance(v, (int, float)) for _, v in st.answers)
+
+
+_START = re.compile(r"(^|_)(start|from|begin)|^since$|Start|From", re.I)
+_END = re.compile(r"(^|_)(end|to|until)($|_)|End|Until", re.I)
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _reversed_period(st: _Step) -> bool:
+    """``st`` counts over a period whose start (an ISO date) lies after its end and answers 0: a count over
+    nothing, which a flowed-in date made and no user asks."""
+    args = st.record.arguments
+    starts = [v for k, v in args.items() if isinstance(v, str) and _ISO_DAY.match(v) and _START.search(k)]
+    ends = [v for k, v in args.items() if isinstance(v, str) and _ISO_DAY.match(v) and _END.search(k)
+            and not _START.search(k)]
+    if not starts or not ends or starts[0][:10] <= ends[0][:10]:
+        return False
+    return any(v == 0 and not isinstance(v, bool) for _, v in st.answers)
+
+
 def _undoes(later: _Step, earlier: _Step) -> bool:
     """``later`` takes back what ``earlier`` did on the same thing (add then remove a note)."""
     if later.record.server != earlier.record.server:
@@ -768,6 +794,10 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
     used = _needed_steps(steps, stateful_servers or set())
     if all(isinstance(v, bool) for st in used for _, v in st.answers):
         raise SynthesisDrop("dropped_guessable")  # the request kept asks only yes/no: a coin flip passes
+    if any(_count_of_own_changes(st, used[:i]) for i, st in enumerate(used)):
+        raise SynthesisDrop("dropped_guessable")  # "save these 2 notes ... how many mention P-104": the question says
+    if any(_reversed_period(st) for st in used):
+        raise SynthesisDrop("dropped_reversed_period")  # "business days from 2025-12-26 up to 2025-12-01": 0
     question = _question(used, rng, root)
     # the answer schema, in the user's terms
     used_names: set[str] = {t[1] for t in tools} | {s for s, _ in tools}

@@ -73,3 +73,15 @@ def test_export_merges_runs_and_splits_without_repeats(tmp_path):
     assert report["sources"] == [str(tmp_path / "a"), str(tmp_path / "b")]
     only_test = export_split([tmp_path / "a"], "test", tmp_path / "t", verify_replay=False)
     assert 0 < only_test["counts"]["test"] < 20
+
+
+def test_the_same_question_and_answer_on_other_servers_is_a_repeat():
+    from firefly_eval.generation.dataset import Duplicates
+
+    dups = Duplicates()
+    sqlite = _task(1, "describe_table")
+    dbhub = sqlite.model_copy(update={"tools": [("dbhub", "describe_table")], "servers": ["dbhub"]})
+    other_answer = sqlite.model_copy(update={"tools": [("eadb", "describe_table")], "answer": {"x": 2}})
+    assert not dups.seen(sqlite)
+    assert dups.seen(dbhub)  # one company database served by two servers asks one question
+    assert not dups.seen(other_answer)

@@ -165,3 +165,17 @@ def test_own_server_new_names_ranges_and_no_printed_structures():
     desc = "Write values to the Excel sheet"
     assert bank.candidates("budget", "excel_write_to_sheet", "range", {"type": "string"}, rng, None, desc)[0] == "A6:B6"
     assert bank.candidates("budget", "excel_read_sheet", "range", {"type": "string"}, rng, None, desc)[0] == "A1:C4"
+
+
+def test_a_flow_replaces_a_stated_argument_and_never_adds_an_option():
+    from firefly_eval.cards import ToolCard
+    from firefly_eval.generation.explore import _card_sets
+
+    card = ToolCard(server="notes", tool="search", goal="search my notes for {query}", args=[{"query": "Porto"}])
+    props = {"query": {"type": "string"}, "relativeTime": {"type": "string"}, "offset": {"type": "integer"},
+             "sessionId": {"type": "string"}}
+    flows = {"query": ["Lisbon"], "relativeTime": ["2026-12-02T10:00:00Z"], "offset": [2]}
+    sets = _card_sets(card, "", flows, props, random.Random(0))
+    assert sets == [{"query": "Lisbon"}, {"query": "Porto"}]  # a save's timestamp is no search option
+    required = _card_sets(card, "", {"sessionId": ["s-1"]}, props, random.Random(0), frozenset({"sessionId"}))
+    assert required[0] == {"query": "Porto", "sessionId": "s-1"}

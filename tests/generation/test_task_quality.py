@@ -245,6 +245,25 @@ def test_a_change_the_later_count_shows_is_part_of_the_request(answer_key, kept)
         assert e.value.reason in ("dropped_pointless_change", "dropped_trivial")
 
 
+def test_a_count_of_what_the_task_saved_into_an_empty_store_is_read_off_the_question():
+    tools = {("mem", "save"): _tool("mem", "save", "items"), ("mem", "search"): _tool("mem", "search", "query")}
+    cards = {("mem", "save"): ToolCard(server="mem", tool="save", use="step", goal="save these notes: {items}",
+                                       starts_empty=True),
+             ("mem", "search"): ToolCard(server="mem", tool="search", goal="search my notes for {query}",
+                                         starts_empty=True,
+                                         outputs=[OutputCard(key="count", name="match_count", ask="how many mention it")])}
+    recs = [CallRecord(id="a", server="mem", tool="save", arguments={"items": "Call the Porto supplier"},
+                       result=_text("Saved 2 items")),
+            CallRecord(id="b", server="mem", tool="search", arguments={"query": "Porto"},
+                       result=_text(json.dumps({"count": 1, "items": ["Call the Porto supplier"]})))]
+    with pytest.raises(SynthesisDrop) as e:  # the store held only what the question lists
+        _steps(tools, cards, recs, [(0, 1)], stateful={"mem"})
+    assert e.value.reason == "dropped_guessable"
+    cards = {k: c.model_copy(update={"starts_empty": False}) for k, c in cards.items()}
+    task = _steps(tools, cards, recs, [(0, 1)], stateful={"mem"})  # a store with notes of its own: a real count
+    assert task.answer == {"match_count": 1}
+
+
 @pytest.mark.parametrize("listing,value,phrase", [
     (["customers", "orders", "products", "stock"], "customers", "the first table"),
     (["customers", "orders", "products", "stock"], "products", None),  # "that table": no particular one
@@ -314,3 +333,27 @@ def test_three_tables_listed_are_a_listing():
     assert _place_in("customers", ["customers", "products", "orders"]) == "first"
     assert _place_in("orders", ["customers", "products", "orders"]) is None
     assert _place_in("Lisbon", {"name": "Ada", "city": "Lisbon"}) == "field"
+
+
+@pytest.mark.parametrize("start,count,dropped", [("2025-12-26", 0, True), ("2025-11-03", 20, False)])
+def test_a_count_over_a_period_that_ends_before_it_starts_is_no_task(start, count, dropped):
+    tools = {("cal", "next_day"): _tool("cal", "next_day", "date"),
+             ("cal", "business_days"): _tool("cal", "business_days", "start_date", "end_date")}
+    cards = {("cal", "next_day"): ToolCard(server="cal", tool="next_day", goal="find the next business day after {date}",
+                                           outputs=[OutputCard(key="date", name="next_day", ask="the next business day",
+                                                               refer="that business day")]),
+             ("cal", "business_days"): ToolCard(server="cal", tool="business_days",
+                                                goal="count the business days from {start_date} up to {end_date}",
+                                                outputs=[OutputCard(key="count", name="business_days",
+                                                                    ask="the number of business days")])}
+    recs = [CallRecord(id="a", server="cal", tool="next_day", arguments={"date": "2025-10-31"},
+                       result=_text(json.dumps({"date": start}))),
+            CallRecord(id="b", server="cal", tool="business_days",
+                       arguments={"start_date": start, "end_date": "2025-12-01"},
+                       result=_text(json.dumps({"count": count})))]
+    if dropped:
+        with pytest.raises(SynthesisDrop) as e:
+            _steps(tools, cards, recs, [(0, 1)])
+        assert e.value.reason == "dropped_reversed_period"
+    else:
+        assert 20 in _steps(tools, cards, recs, [(0, 1)]).answer.values()
