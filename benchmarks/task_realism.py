@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from firefly_eval.cards import load_cards
 from firefly_eval.dataset_format import load_tasks, row_to_record
 from firefly_eval.generation.realism import realism
 from firefly_eval.schema import ToolSpec
@@ -30,7 +31,7 @@ def main() -> None:
     tasks = load_tasks(root, split=args.split)
     calls = [row_to_record(r) for f in sorted((root / "calls").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
     tools = [ToolSpec.model_validate_json(x) for x in (root / "tools.jsonl").read_text().splitlines() if x.strip()]
-    print(json.dumps(realism(tasks, calls, tools), indent=2))
+    print(json.dumps(realism(tasks, calls, tools, load_cards()), indent=2))
 
 
 if __name__ == "__main__":

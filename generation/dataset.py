@@ -261,7 +261,10 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     draw that a rerun repeats); with ``chain_first`` the tasks whose chain is needed are drawn first
     (the draw is then biased towards them, and says so in the report).
     """
+    from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
+
+    cards = load_cards()
     from firefly_eval.simulator.records import read_records
 
     dirs = dataset_dir if isinstance(dataset_dir, list) else [dataset_dir]
@@ -274,7 +277,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     if limit is not None and len(tasks) > limit:
         by_id = {c.id: c for c in calls}
         # chain_first: tasks that need their chain are drawn first (the held-out set measures tool use)
-        tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id)), t.id))[:limit]
+        tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id, cards)), t.id))[:limit]
     tools = list({t.key: t for d in dirs for x in (d / "tools.jsonl").read_text().splitlines() if x
                   for t in [ToolSpec.model_validate_json(x)]}.values())
     stateful = {s for d in dirs for s in json.loads((d / "meta.json").read_text())["stateful_servers"]}
@@ -294,7 +297,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                          filter_counts=report.get("filters"), extra={"source_split": split,
                                                                      "sources": [str(d) for d in dirs],
                                                                      "source_counts": report["counts"],
-                                                                     "realism": realism(tasks, calls, tools),
+                                                                     "realism": realism(tasks, calls, tools, cards),
                                                                      "sample": {"limit": limit,
                                                                                 "chain_first": chain_first}})
 

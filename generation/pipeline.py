@@ -790,7 +790,7 @@ def _generate_locked(run: Path, specs: list[ServerSpec], cfg: GenerateConfig,
                            extra={"tool_coverage": round(len(used & all_tools) / max(len(all_tools), 1), 3),
                                   "tool_coverage_ok_calls": round(len({(c.server, c.tool) for c in calls if succeeded(c)}
                                                                       & all_tools) / max(len(all_tools), 1), 3),
-                                  "realism": realism(tasks, calls, tools),
+                                  "realism": realism(tasks, calls, tools, load_cards(cfg.cards_dirs)),
                                   "generation_seconds": summary["seconds"], "graph": summary["graph"]})
     meta_path = run / "dataset" / "meta.json"
     meta = json.loads(meta_path.read_text())

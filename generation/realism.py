@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from firefly_eval.cards import ToolCard, slots
 from firefly_eval.facts import appears_in
 from firefly_eval.generation.synthesize import _keyed, _parsed
 from firefly_eval.generation.verify import answer_problems, name_leaks
@@ -25,13 +26,22 @@ from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 __all__ = ["needs_chain", "realism"]
 
 
-def needs_chain(task: Task, calls: dict[str, CallRecord]) -> bool:
-    """Some reference argument is a value an earlier reference call returned, and the question does not state it."""
+def needs_chain(task: Task, calls: dict[str, CallRecord],
+                cards: dict[tuple[str, str], ToolCard] | None = None) -> bool:
+    """Some reference argument is a value an earlier reference call returned, and the question does not state it.
+
+    With ``cards``, an argument of a tool with a card counts only where the card's goal asks for it (a
+    ``{slot}``): a save's timestamp carried into a search's ``relativeTime``, which the request never
+    mentions, is a binding, not a step the user's request needs."""
     padded = f" {normalize_text(task.question)} "
     earlier: list[CallRecord] = []
     for ref_id, ref in zip(task.reference_calls, task.reference_arguments, strict=False):
+        card = (cards or {}).get((ref["server"], ref["tool"]))
+        asked = set(slots(card.goal)) if card is not None else None
         for param, value in ref["arguments"].items():
             if isinstance(value, (dict, list, bool)) or value is None:
+                continue
+            if asked is not None and param not in asked:
                 continue
             sv = normalize_text(str(value))
             if not sv or f" {sv} " in padded:
@@ -49,8 +59,9 @@ def needs_chain(task: Task, calls: dict[str, CallRecord]) -> bool:
     return False
 
 
-def realism(tasks: list[Task], calls: list[CallRecord], tools: list[ToolSpec]) -> dict[str, Any]:
-    """The realism figures (shares in [0, 1]) of ``tasks``."""
+def realism(tasks: list[Task], calls: list[CallRecord], tools: list[ToolSpec],
+            cards: dict[tuple[str, str], ToolCard] | None = None) -> dict[str, Any]:
+    """The realism figures (shares in [0, 1]) of ``tasks`` (``cards``: see :func:`needs_chain`)."""
     by_id = {c.id: c for c in calls}
     specs = {t.key: t for t in tools}
     n = max(len(tasks), 1)
@@ -60,7 +71,7 @@ def realism(tasks: list[Task], calls: list[CallRecord], tools: list[ToolSpec]) -
         probs = answer_problems(t, by_id)
         count["answer_from_error_or_host"] += any("error" in p or "host" in p or "missing" in p for p in probs)
         count["formatting_fact"] += any("formatting" in p for p in probs)
-        count["needs_chain"] += needs_chain(t, by_id)
+        count["needs_chain"] += needs_chain(t, by_id, cards)
         count["derived_cards"] += "derived" in (t.provenance.get("cards") or ["derived"])
     patterns = Counter(t.pattern for t in tasks)
     return {

@@ -327,6 +327,23 @@ def test_a_namespace_every_result_echoes_is_no_chain():
     assert not needs_chain(task, {r.id: r for r in recs})
 
 
+def test_a_value_carried_into_an_option_the_request_never_mentions_is_no_chain():
+    from firefly_eval.generation.realism import needs_chain
+
+    recs = [CallRecord(id="a", server="mem", tool="save", arguments={"items": "Call Porto"},
+                       result=_text(json.dumps({"saved": 1, "at": "2026-12-02T10:00:00Z"}))),
+            CallRecord(id="b", server="mem", tool="search", arguments={"query": "Porto",
+                                                                      "relativeTime": "2026-12-02T10:00:00Z"},
+                       result=_text(json.dumps({"count": 1})))]
+    task = Task(question="Save the note 'Call Porto', then search my notes for Porto.",
+                tools=[("mem", "save"), ("mem", "search")], answer_schema={}, answer={"match_count": 1},
+                reference_calls=["a", "b"], servers=["mem"], pattern="sequence",
+                reference_arguments=[{"server": r.server, "tool": r.tool, "arguments": r.arguments} for r in recs])
+    cards = {("mem", "search"): ToolCard(server="mem", tool="search", goal="search my notes for {query}")}
+    assert needs_chain(task, {r.id: r for r in recs})  # by value alone the timestamp looks like a chain
+    assert not needs_chain(task, {r.id: r for r in recs}, cards)  # the request never asks for it
+
+
 def test_three_tables_listed_are_a_listing():
     from firefly_eval.generation.synthesize import _place_in
 
