@@ -263,15 +263,18 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
+    from firefly_eval.generation.verify import broken_wording
+    from firefly_eval.simulator.records import read_records
 
     cards = load_cards()
-    from firefly_eval.simulator.records import read_records
 
     dirs = dataset_dir if isinstance(dataset_dir, list) else [dataset_dir]
     dups = Duplicates()  # one run's tasks are unique already (its collect dropped repeats)
     tasks = [t for d in dirs for t in _splits(d, split) if len(dirs) == 1 or not dups.seen(t)]
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
+    garbled = [t.id for t in tasks if broken_wording(t)]  # written before the check existed: not shipped
+    tasks = [t for t in tasks if t.id not in set(garbled)]
     calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())
     dataset_dir = dirs[0]
     if limit is not None and len(tasks) > limit:
@@ -299,5 +302,6 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                      "source_counts": report["counts"],
                                                                      "realism": realism(tasks, calls, tools, cards),
                                                                      "sample": {"limit": limit,
-                                                                                "chain_first": chain_first}})
+                                                                                "chain_first": chain_first},
+                                                                     "not_shipped_broken_wording": garbled})
 

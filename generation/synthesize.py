@@ -438,7 +438,9 @@ def _bind_arguments(steps: list[_Step]) -> None:
             src.feeds = True
 
 
-_DOUBLED = re.compile(r"\b(?:the )?(that (\w+)) \2\b")  # "the that table table" -> "that table"
+# "the that table table" -> "that table", "the the first table table" -> "the first table",
+# "the first note note" (a category named note) -> "the first note"
+_DOUBLED = re.compile(r"\b(?:the (?=(?:that|the)\b))?((?:that|the(?: \w+)?|first|last) (\w+)) \2\b")
 
 
 def _under(param: str, value: Any, src: _Step) -> bool:

@@ -67,6 +67,17 @@ def name_leaks(task: Task, tools: dict[tuple[str, str], ToolSpec]) -> list[str]:
     return problems
 
 
+_DOUBLE_WORD = re.compile(r"\b(\w{2,}) \1\b", re.I)
+
+
+def broken_wording(task: Task) -> list[str]:
+    """A word twice in a row in the question or an answer description ("the the first table table", "the
+    first note note"): a reference or a value filled into a template that already said it."""
+    texts = [task.question] + [str(p.get("description", "")) for p in
+                               (task.answer_schema.get("properties") or {}).values() if isinstance(p, dict)]
+    return [f"{m.group(0)!r} in {t[:60]!r}" for t in texts for m in _DOUBLE_WORD.finditer(t)]
+
+
 def _stated(value: Any, server: str, padded_q: str, raw_q: str, worded: str | None) -> bool:
     if worded is not None:  # a wording may open the sentence ("Add a stock column ...")
         return worded.lower() in raw_q.lower()
@@ -216,6 +227,7 @@ class Verifier:
             return None
         by_id = {c.id: c for c in calls}
         for counter, found in (("dropped_leak", leaks(task)), ("dropped_name_leak", name_leaks(task, self.tools)),
+                               ("dropped_broken_wording", broken_wording(task)),
                                ("dropped_not_information", answer_problems(task, by_id)),
                                ("dropped_not_self_contained", self_contained(task, by_id, self.tools, self.cards))):
             if found:
@@ -231,7 +243,7 @@ class Verifier:
             self.counts["dropped_oracle_replay"] += 1
             return None
         # (questions are deduplicated across plans when the run's shards are collected)
-        task.quality = {"filters": ["volatility", "leak", "name_leak", "information", "self_contained",
+        task.quality = {"filters": ["volatility", "leak", "name_leak", "wording", "information", "self_contained",
                                     "self_check", "oracle_replay"], "oracle": "pass"}
         self.counts["kept"] += 1
         return task

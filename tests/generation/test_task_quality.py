@@ -374,3 +374,20 @@ def test_a_count_over_a_period_that_ends_before_it_starts_is_no_task(start, coun
         assert e.value.reason == "dropped_reversed_period"
     else:
         assert 20 in _steps(tools, cards, recs, [(0, 1)]).answer.values()
+
+
+@pytest.mark.parametrize("ask,reads", [
+    ("the name of the primary key column of the the first table table", "the name of the primary key column of the first table"),
+    ("the priority of the first note note in key order", "the priority of the first note in key order"),
+    ("the columns of the that table table", "the columns of that table"),
+])
+def test_a_reference_filled_into_a_template_that_names_the_thing_reads_once(ask, reads):
+    from firefly_eval.generation.synthesize import _DOUBLED
+    from firefly_eval.generation.verify import broken_wording
+
+    assert _DOUBLED.sub(r"\1", ask) == reads
+    task = Task(question=f"Tell me {ask}.", tools=[("db", "describe")], answer={"x": "id"}, reference_calls=["a"],
+                answer_schema={"type": "object", "properties": {"x": {"type": "string", "description": ask}}},
+                servers=["db"], pattern="sequence")
+    assert broken_wording(task) and not broken_wording(task.model_copy(update={
+        "question": f"Tell me {reads}.", "answer_schema": {"properties": {"x": {"description": reads}}}}))

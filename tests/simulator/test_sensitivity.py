@@ -91,8 +91,9 @@ def test_perturbation_counts_wrong_successes():
 def test_shipped_calls_perturbed_give_no_wrong_success():
     report = perturbation_report()
     # most perturbations change something the recorded result depends on (189-task set: 350 of 403;
-    # the 86-task set 1.2.0: 109 of 132, 23 of them rewordings of free text)
-    assert report["sensitive"] > 0.75 * report["perturbations"] and report["reworded"] >= 0.15 * report["perturbations"]
+    # the 86-task set 1.2.0: 109 of 132, 23 of them rewordings of free text; set 1.4.0: 207 of 241, 34
+    # rewordings: its memkeeper notes, the longest free texts, are gone, so the rewording floor is 12%)
+    assert report["sensitive"] > 0.75 * report["perturbations"] and report["reworded"] >= 0.12 * report["perturbations"]
     assert report["wrong_successes"] == 0, report["wrong_success_examples"]
     # 91% on the pre-card shipped calls; 73% on the card-era set, whose free-text arguments are fewer and
     # shorter (one changed word weighs more): the floor guards against the fuzzy tier being switched off
