@@ -72,6 +72,8 @@ class ToolCard(BaseModel):
     # the server's state starts empty in every episode (a fresh note store): what it holds after a task's
     # own changes is what the question stated, so a count it gives then is readable from the question
     starts_empty: bool = False
+    # tools whose result, fed into this one, decides its answer ("is the second listed holiday a holiday")
+    decided_by: list[str] = Field(default_factory=list)
     source: CardSource = "curated"
     schema_hash: str | None = None
 

@@ -798,6 +798,10 @@ def synthesize_task(exp: Exploration, tools: dict[tuple[str, str], ToolSpec], se
         raise SynthesisDrop("dropped_guessable")  # the request kept asks only yes/no: a coin flip passes
     if any(_count_of_own_changes(st, used[:i]) for i, st in enumerate(used)):
         raise SynthesisDrop("dropped_guessable")  # "save these 2 notes ... how many mention P-104": the question says
+    by_node = {st.step.node: st for st in steps}
+    if any(by_node[n].record.tool in st.card.decided_by for st in used if st.answers
+           for n, _ in st.bound.values() if n in by_node):
+        raise SynthesisDrop("dropped_guessable")  # "list the holidays, then check that the second is a holiday"
     if any(_reversed_period(st) for st in used):
         raise SynthesisDrop("dropped_reversed_period")  # "business days from 2025-12-26 up to 2025-12-01": 0
     question = _question(used, rng, root)

@@ -391,3 +391,31 @@ def test_a_reference_filled_into_a_template_that_names_the_thing_reads_once(ask,
                 servers=["db"], pattern="sequence")
     assert broken_wording(task) and not broken_wording(task.model_copy(update={
         "question": f"Tell me {reads}.", "answer_schema": {"properties": {"x": {"description": reads}}}}))
+
+
+@pytest.mark.parametrize("decided", [True, False])
+def test_a_check_that_the_earlier_listing_decides_is_guessable(decided):
+    tools = {("br", "holidays"): _tool("br", "holidays", "year"), ("br", "is_holiday"): _tool("br", "is_holiday", "date"),
+             ("br", "week"): _tool("br", "week", "date")}
+    cards = {("br", "holidays"): ToolCard(server="br", tool="holidays", goal="list the holidays of {year}",
+                                          outputs=[OutputCard(key="second", name="second_holiday_date",
+                                                              ask="the date of the second holiday",
+                                                              refer="the date of the second holiday")]),
+             ("br", "is_holiday"): ToolCard(server="br", tool="is_holiday", goal="check whether {date} is a holiday",
+                                            decided_by=["holidays"] if decided else [],
+                                            outputs=[OutputCard(key="holiday", name="is_holiday",
+                                                                ask="whether that date is a holiday (true or false)")]),
+             ("br", "week"): ToolCard(server="br", tool="week", goal="find the ISO week of {date}",
+                                      outputs=[OutputCard(key="week", name="iso_week", ask="the ISO week")])}
+    recs = [CallRecord(id="a", server="br", tool="holidays", arguments={"year": "2025"},
+                       result=_text(json.dumps({"second": "2025-03-04"}))),
+            CallRecord(id="b", server="br", tool="is_holiday", arguments={"date": "2025-03-04"},
+                       result=_text(json.dumps({"holiday": True}))),
+            CallRecord(id="c", server="br", tool="week", arguments={"date": "2025-03-04"},
+                       result=_text(json.dumps({"week": 10})))]
+    if decided:  # "list the holidays, then check whether the second one is a holiday": true by construction
+        with pytest.raises(SynthesisDrop) as e:
+            _steps(tools, cards, recs, [(0, 1), (0, 2)])
+        assert e.value.reason == "dropped_guessable"
+    else:
+        assert _steps(tools, cards, recs, [(0, 1), (0, 2)]).answer
