@@ -273,8 +273,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     tasks = [t for d in dirs for t in _splits(d, split) if len(dirs) == 1 or not dups.seen(t)]
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
-    garbled = [t.id for t in tasks if broken_wording(t)]  # written before the check existed: not shipped
-    tasks = [t for t in tasks if t.id not in set(garbled)]
+    garbled = {t.id for t in tasks if broken_wording(t)}  # written before the check existed: not shipped
+    tasks = [t for t in tasks if t.id not in garbled]
     calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())
     dataset_dir = dirs[0]
     if limit is not None and len(tasks) > limit:
@@ -303,5 +303,5 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                      "realism": realism(tasks, calls, tools, cards),
                                                                      "sample": {"limit": limit,
                                                                                 "chain_first": chain_first},
-                                                                     "not_shipped_broken_wording": garbled})
+                                                                     "not_shipped_broken_wording": sorted(garbled)})
 
