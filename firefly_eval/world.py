@@ -172,20 +172,63 @@ def describe_world() -> dict[str, str]:
 def restore_sandbox(dest: Path, world: Path | None = None) -> Path:
     """Put ``dest`` back to the seed world *in place* (the directory itself and .home/.tmp stay).
 
-    For servers that re-read their files on every call this resets state without a restart.
+    A file the world has is rewritten in its own inode (a server holding it open, as the SQLite servers
+    do, reads the fresh content through the same descriptor); a file whose size and modification time
+    match the world's is left alone (rsync's quick check: servers that write change the time); what the
+    world lacks is removed and what it has is created. For servers that re-read their files this resets
+    state without a restart.
     """
     world = world or build_world()
     if not dest.exists():
         return fresh_sandbox(dest, world)
-    for child in dest.iterdir():
-        if child.name in (".home", ".tmp"):
-            continue
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    shutil.copytree(world, dest, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete"))
+    _sync_tree(world, dest, keep={".home", ".tmp"}, skip={".complete"})
     return dest
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _sync_tree(src: Path, dst: Path, keep: frozenset[str] | set[str] = frozenset(),
+               skip: frozenset[str] | set[str] = frozenset()) -> None:
+    """Make the tree ``dst`` equal to ``src``, rewriting changed regular files in place."""
+    wanted = {c.name: c for c in src.iterdir() if c.name not in skip}
+    for child in list(dst.iterdir()):
+        if child.name not in wanted and child.name not in keep:
+            _remove(child)
+    for name, s in wanted.items():
+        d = dst / name
+        if s.is_symlink():
+            target = os.readlink(s)
+            if d.is_symlink() and os.readlink(d) == target:
+                continue
+            if d.is_symlink() or d.exists():
+                _remove(d)
+            os.symlink(target, d)
+        elif s.is_dir():
+            if d.is_symlink() or (d.exists() and not d.is_dir()):
+                _remove(d)
+            d.mkdir(exist_ok=True)
+            _sync_tree(s, d)
+            shutil.copystat(s, d)
+        else:
+            if d.is_symlink() or d.is_dir():
+                _remove(d)
+            if d.exists():
+                st_s, st_d = s.stat(), d.stat()
+                if st_s.st_size == st_d.st_size and st_s.st_mtime_ns == st_d.st_mtime_ns:
+                    continue
+                if not os.access(d, os.W_OK):  # git objects are read-only
+                    os.chmod(d, st_d.st_mode | 0o200)
+                with open(s, "rb") as fin, open(d, "r+b") as fout:  # same inode: open descriptors see it
+                    shutil.copyfileobj(fin, fout)
+                    fout.truncate()
+                shutil.copystat(s, d)
+            else:
+                shutil.copy2(s, d)
 
 
 def fresh_sandbox(dest: Path, world: Path | None = None) -> Path:
