@@ -110,6 +110,8 @@ class ServerSpec(_Record):
     restart_per_episode: bool = Field(
         default=False, description="state lives in process memory: restart to reset an episode"
     )
+    reset_probe: str | None = Field(default=None, description="what benchmarks/reset_probe.py found (files: "
+                                                               "an in-place restore resets it, no restart)")
     sandbox: list[str] = Field(default_factory=list, description="seed-world parts the server needs")
     cwd: str | None = Field(default=None, description="the entry's working directory (standard `cwd` key)")
     isolate: bool = Field(default=True, description="run on per-plan copies of `cwd` and of files named by "
