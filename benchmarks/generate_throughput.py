@@ -12,10 +12,10 @@ source change), so the same script measures the code before and after a change:
   and been reaped when ``generate`` returns);
 * server process starts (the first start of each server included) and in-place file swaps;
 * the identity hash: sha256 of the plans and of every recorded call's (server, tool, arguments, result):
-  the discovery calls of the servers the plans use, then the shards in plan order. ``RUN/call_digests.txt``
-  lists one digest per call, so two runs can be diffed to find the first call that differs. Two runs of
-  the same code differ where a result carries a clock or a process-specific id, so a second hash, the
-  one to compare, leaves out the results of servers flagged ``deterministic: false`` (a clock, a call
+  the discovery calls of the servers the plans use, then the shards in plan order.
+  ``python benchmarks/call_identity.py RUN_A RUN_B`` diffs two runs call by call (which calls differ, by
+  tool). Two runs of the same code differ where a result carries a clock or a process-specific id, so a
+  second hash, the one to compare, leaves out the results of servers flagged ``deterministic: false`` (a clock, a call
   log) and masks timestamps, epoch seconds, uuids and long digit runs in the others (``stable``).
 """
 

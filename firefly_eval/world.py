@@ -215,20 +215,25 @@ def _sync_tree(src: Path, dst: Path, keep: frozenset[str] | set[str] = frozenset
             _sync_tree(s, d)
             shutil.copystat(s, d)
         else:
-            if d.is_symlink() or d.is_dir():
-                _remove(d)
-            if d.exists():
-                st_s, st_d = s.stat(), d.stat()
-                if st_s.st_size == st_d.st_size and st_s.st_mtime_ns == st_d.st_mtime_ns:
-                    continue
-                if not os.access(d, os.W_OK):  # git objects are read-only
-                    os.chmod(d, st_d.st_mode | 0o200)
-                with open(s, "rb") as fin, open(d, "r+b") as fout:  # same inode: open descriptors see it
-                    shutil.copyfileobj(fin, fout)
-                    fout.truncate()
-                shutil.copystat(s, d)
-            else:
-                shutil.copy2(s, d)
+            _sync_file(s, d)
+
+
+def _sync_file(s: Path, d: Path) -> None:
+    """Make ``d`` a copy of the regular file ``s``; an existing file is rewritten in its own inode."""
+    if d.is_symlink() or d.is_dir():
+        _remove(d)
+    if not d.exists():
+        shutil.copy2(s, d)
+        return
+    st_s, st_d = s.stat(), d.stat()
+    if st_s.st_size == st_d.st_size and st_s.st_mtime_ns == st_d.st_mtime_ns:
+        return
+    if not os.access(d, os.W_OK):  # git objects are read-only
+        os.chmod(d, st_d.st_mode | 0o200)
+    with open(s, "rb") as fin, open(d, "r+b") as fout:  # same inode: open descriptors see it
+        shutil.copyfileobj(fin, fout)
+        fout.truncate()
+    shutil.copystat(s, d)
 
 
 def fresh_sandbox(dest: Path, world: Path | None = None) -> Path:
