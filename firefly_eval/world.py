@@ -17,6 +17,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from firefly_eval.treesync import sync_tree
+
 __all__ = ["WORLD_VERSION", "build_world", "describe_world", "fresh_sandbox", "restore_sandbox", "world_dir"]
 
 WORLD_VERSION = "lumen-1"
@@ -170,70 +172,16 @@ def describe_world() -> dict[str, str]:
 
 
 def restore_sandbox(dest: Path, world: Path | None = None) -> Path:
-    """Put ``dest`` back to the seed world *in place* (the directory itself and .home/.tmp stay).
-
-    A file the world has is rewritten in its own inode (a server holding it open, as the SQLite servers
-    do, reads the fresh content through the same descriptor); a file whose size and modification time
-    match the world's is left alone (rsync's quick check: servers that write change the time); what the
-    world lacks is removed and what it has is created. For servers that re-read their files this resets
-    state without a restart.
+    """Put ``dest`` back to the seed world *in place* (the directory itself and .home/.tmp stay;
+    :mod:`firefly_eval.treesync`: changed files are rewritten in their own inode, so a server holding
+    one open reads the fresh content). For servers that re-read their files this resets state without
+    a restart.
     """
     world = world or build_world()
     if not dest.exists():
         return fresh_sandbox(dest, world)
-    _sync_tree(world, dest, keep={".home", ".tmp"}, skip={".complete"})
+    sync_tree(world, dest, keep={".home", ".tmp"}, skip={".complete"})
     return dest
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    else:
-        path.unlink()
-
-
-def _sync_tree(src: Path, dst: Path, keep: frozenset[str] | set[str] = frozenset(),
-               skip: frozenset[str] | set[str] = frozenset()) -> None:
-    """Make the tree ``dst`` equal to ``src``, rewriting changed regular files in place."""
-    wanted = {c.name: c for c in src.iterdir() if c.name not in skip}
-    for child in list(dst.iterdir()):
-        if child.name not in wanted and child.name not in keep:
-            _remove(child)
-    for name, s in wanted.items():
-        d = dst / name
-        if s.is_symlink():
-            target = os.readlink(s)
-            if d.is_symlink() and os.readlink(d) == target:
-                continue
-            if d.is_symlink() or d.exists():
-                _remove(d)
-            os.symlink(target, d)
-        elif s.is_dir():
-            if d.is_symlink() or (d.exists() and not d.is_dir()):
-                _remove(d)
-            d.mkdir(exist_ok=True)
-            _sync_tree(s, d)
-            shutil.copystat(s, d)
-        else:
-            _sync_file(s, d)
-
-
-def _sync_file(s: Path, d: Path) -> None:
-    """Make ``d`` a copy of the regular file ``s``; an existing file is rewritten in its own inode."""
-    if d.is_symlink() or d.is_dir():
-        _remove(d)
-    if not d.exists():
-        shutil.copy2(s, d)
-        return
-    st_s, st_d = s.stat(), d.stat()
-    if st_s.st_size == st_d.st_size and st_s.st_mtime_ns == st_d.st_mtime_ns:
-        return
-    if not os.access(d, os.W_OK):  # git objects are read-only
-        os.chmod(d, st_d.st_mode | 0o200)
-    with open(s, "rb") as fin, open(d, "r+b") as fout:  # same inode: open descriptors see it
-        shutil.copyfileobj(fin, fout)
-        fout.truncate()
-    shutil.copystat(s, d)
 
 
 def fresh_sandbox(dest: Path, world: Path | None = None) -> Path:

@@ -24,6 +24,7 @@ from firefly_eval.mcp.owndata import OwnData, own_data, uses_world
 from firefly_eval.mutation import HistoryTracker, is_mutating
 from firefly_eval.sandbox import relocate_record, relocate_value
 from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
+from firefly_eval.treesync import remove_path
 from firefly_eval.world import build_world, fresh_sandbox, restore_sandbox
 
 __all__ = ["Fleet", "StartReport"]
@@ -321,7 +322,7 @@ class Fleet:
             for child in sandbox.iterdir():
                 if in_place and child.name in keep:  # a running server's cwd must stay the same folder
                     continue
-                shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+                remove_path(child)
         if name in self.own:
             self.own[name].restore()
 

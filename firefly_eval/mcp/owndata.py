@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from firefly_eval.mcp.config import FleetConfigError, firefly_home
 from firefly_eval.schema import ServerSpec
+from firefly_eval.treesync import remove_path, sync_path
 
 __all__ = ["MAX_COPY_BYTES", "OwnData", "own_data", "own_paths", "uses_world"]
 
@@ -100,21 +100,10 @@ def _size(path: Path, limit: int) -> int:
 
 
 def _copy(src: Path, dst: Path) -> None:
-    """Make ``dst`` a copy of ``src``; a folder keeps its identity (a running server's cwd stays valid)."""
-    if src.is_dir() and dst.is_dir() and not dst.is_symlink():
-        for child in dst.iterdir():
-            shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
-        shutil.copytree(src, dst, symlinks=True, dirs_exist_ok=True)
-        return
-    if dst.is_dir() and not dst.is_symlink():
-        shutil.rmtree(dst)
-    elif dst.exists() or dst.is_symlink():
-        dst.unlink()
+    """Make ``dst`` a copy of ``src`` in place (:func:`firefly_eval.treesync.sync_path`: a folder keeps its
+    identity, so a running server's cwd stays valid; a changed file keeps its inode)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    if src.is_dir():
-        shutil.copytree(src, dst, symlinks=True)
-    else:
-        shutil.copy2(src, dst)
+    sync_path(src, dst)
 
 
 @dataclass
@@ -144,10 +133,8 @@ class OwnData:
         for _, pristine, live in self.pairs:
             _copy(pristine, live)
         for live in self.created:
-            if live.is_dir() and not live.is_symlink():
-                shutil.rmtree(live)
-            elif live.exists() or live.is_symlink():
-                live.unlink()
+            if os.path.lexists(live):
+                remove_path(live)
             live.parent.mkdir(parents=True, exist_ok=True)
 
     def top_names(self, sandbox: Path) -> set[str]:
