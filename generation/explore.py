@@ -18,7 +18,7 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard
 from firefly_eval.facts import fact_value, parse_result, succeeded
-from firefly_eval.generation.graph import POSITION_PARAM, listed_concept, param_concept, same_thing
+from firefly_eval.generation.graph import POSITION_PARAM, listed_concept, param_concept, same_kind_of_id, same_thing
 from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
 from firefly_eval.mcp.client import ServerError
@@ -236,11 +236,15 @@ def _bind_card_outputs(tool: ToolSpec, props: dict[str, Any], preds: list[int], 
             out_concept = param_concept(o.name, {})
             for pname, pschema in props.items():
                 sch = pschema if isinstance(pschema, dict) else {}
-                tv = _typed(v, sch)
+                # a list of handles ("the ids of that customer's orders") feeds one handle: the first, which
+                # the question can name ("the first of those orders")
+                one = v[0] if isinstance(v, list) and v and sch.get("type") != "array" else v
+                tv = _typed(one, sch)
                 if tv is None or pname in strong:
                     continue
                 concept = param_concept(pname, sch)
-                same_concept = concept == out_concept and flows_between(concept, rec.server, tool.server, tv)
+                same_concept = concept == out_concept and flows_between(concept, rec.server, tool.server, tv) \
+                    and (concept != "id" or same_kind_of_id(o.name, pname))
                 number_flow = numbers_flow and isinstance(v, (int, float)) and not isinstance(v, bool) and (
                     sch.get("type") in ("number", "integer") or concept == "number") and (
                     same_thing(o.name, pname) or not POSITION_PARAM.search(pname))

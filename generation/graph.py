@@ -139,6 +139,20 @@ def same_thing(fact: str, param: str) -> bool:
     return bool(words(fact) & words(param))
 
 
+_ID_WORDS = {"id", "key", "uuid", "identifier", "code", "handle"}
+
+
+def same_kind_of_id(fact: str, param: str) -> bool:
+    """An id named ``fact`` may feed the id parameter ``param``: they name the same kind of thing ("order_ids"
+    into order_id, "user_id" into user_id), or one of them is a bare id. A user id is no product id: the
+    "id" concept alone joins any two."""
+    def nouns(name: str) -> set[str]:
+        low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+        return {w.rstrip("s") for w in re.split(r"[_\-. ]+", low) if w} - _GENERIC_WORDS - _ID_WORDS
+    a, b = nouns(fact), nouns(param)
+    return not a or not b or bool(a & b)
+
+
 def listed_concept(tool: ToolSpec) -> str | None:
     """The handle a listing tool lists ("table" for list_tables, "entity" for a graph read), by its name."""
     words = set(re.split(r"[_\-\s]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", tool.name).lower()))

@@ -469,6 +469,10 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
         guidance = card_guidance(cards, tools, skip)
         # servers without any card: their setup tool (register_project) opens their plans too
         guidance["openers"] = {**derived_openers(tools, cards, skip), **guidance["openers"]}
+        opener_keys = set(guidance["openers"].values())
+        guidance["changes"] = {t.key for t in tools if (spec := fleet.specs.get(t.server)) is not None
+                               and spec.stateful and t.key not in opener_keys
+                               and is_mutating(t.name, {}, t.annotations)}
         plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, **guidance)
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read
