@@ -23,6 +23,7 @@ from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
 from firefly_eval.mcp.client import ServerError
 from firefly_eval.mcp.fleet import Fleet
+from firefly_eval.mutation import is_mutating
 from firefly_eval.schema import CallRecord, Plan, ToolSpec
 
 __all__ = ["Exploration", "StepResult", "explore_plan", "succeeded"]
@@ -322,6 +323,23 @@ def _existing_handles(earlier: list[CallRecord], server: str, param: str, tried:
     return [v for v in dict.fromkeys(out) if v != tried and str(v).strip()][:4]
 
 
+def _wanted_outputs(plan: Plan, node: int, card: ToolCard | None, fleet: Fleet) -> list[Any]:
+    """The outputs of ``node``'s card that a successor in the plan takes (a parameter of the same concept,
+    :func:`sampling.flows_between`): "the latest order date" for a date count after a query."""
+    if card is None or card.use != "answer":
+        return []
+    takes: set[str] = set()
+    for s, d in plan.edges:
+        succ = fleet.tools.get(plan.nodes[d]) if s == node else None
+        if succ is None:
+            continue
+        for pname, sch in (succ.input_schema.get("properties") or {}).items():
+            c = param_concept(pname, sch if isinstance(sch, dict) else {})
+            if flows_between(c, plan.nodes[node][0], succ.server):
+                takes.add(c)  # type: ignore[arg-type]
+    return [o for o in card.outputs if param_concept(o.name, {}) in takes]
+
+
 async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0, max_repairs: int = 3,
                        cards: dict[tuple[str, str], ToolCard] | None = None) -> Exploration:
     """Run one plan on the live fleet; returns every recorded call and the successful steps.
@@ -364,9 +382,12 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
         card_sets = _card_sets((cards or {}).get(key), bank.sandbox_of.get(key[0], ""),
                                {pn: v for pn, v in bound_vals.items() if pn in flows}, props, rng,
                                frozenset(tool.input_schema.get("required", []) or []))
+        wanted = _wanted_outputs(plan, node, (cards or {}).get(key), fleet)
         for attempt in range(max_repairs + 1 + len(card_sets)):
             if card_sets:
                 args = card_sets.pop(0)
+            elif step.record is not None:
+                break  # a success without the fact a successor takes: the card's sets are spent, keep it
             else:
                 args = _arguments(tool, bank, rng, bound_vals, choice, extra, hints)
             sig = repr(sorted(args.items()))
@@ -384,9 +405,17 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
             calls.append(rec)
             step.attempts.append(rec)
             if succeeded(rec):
-                step.record = rec
-                outputs[node] = extract_values(rec.result, listed_concept(tool))
                 bank.learn(rec.result)
+                has_wanted = any(fact_value(rec, o.key) is not None for o in wanted)
+                if step.record is None or has_wanted:
+                    step.record = rec
+                    outputs[node] = extract_values(rec.result, listed_concept(tool))
+                if has_wanted or not wanted or not card_sets or is_mutating(key[1], args, tool.annotations):
+                    break
+                continue  # read-only, and the fact the next step takes is not in this result: the card's next set
+            if step.record is not None:
+                if card_sets:
+                    continue
                 break
             if card_sets:  # the card's next argument set before any repair
                 continue
