@@ -412,7 +412,9 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                     outputs[node] = extract_values(rec.result, listed_concept(tool))
                 if has_wanted or not wanted or not card_sets or is_mutating(key[1], args, tool.annotations):
                     break
-                continue  # read-only, and the fact the next step takes is not in this result: the card's next set
+                # read-only by the rule replay keys follow (a call it counts as a change would shift the history
+                # of the calls after it), and the fact the next step takes is not in this result: the card's next set
+                continue
             if step.record is not None:
                 if card_sets:
                     continue
