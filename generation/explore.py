@@ -18,7 +18,13 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard
 from firefly_eval.facts import fact_value, parse_result, succeeded
-from firefly_eval.generation.graph import POSITION_PARAM, listed_concept, param_concept, same_kind_of_id, same_thing
+from firefly_eval.generation.graph import (
+    POSITION_PARAM,
+    listed_concept,
+    param_concept,
+    same_kind_of_id,
+    same_thing,
+)
 from firefly_eval.generation.sampling import flows_between
 from firefly_eval.generation.values import ValueBank, deref, extract_values
 from firefly_eval.mcp.client import ServerError

@@ -101,18 +101,15 @@ def card_flows(cards: dict[Key, ToolCard], tools: list[ToolSpec]) -> set[tuple[K
             c = param_concept(name, sch if isinstance(sch, dict) else {})
             if c and c != "number":
                 takes.setdefault(t.key, {}).setdefault(c, set()).add(name)
-    pairs: set[tuple[Key, Key]] = set()
-    for s, outs in produces.items():
-        for d, ins in takes.items():
-            if d == s:
-                continue
-            for c in outs.keys() & ins.keys():
-                # an id feeds an id of the same kind: a user id is no product id
-                kinds = c != "id" or any(same_kind_of_id(f, p) for f in outs[c] for p in ins[c])
-                if kinds and flows_between(c, s[0], d[0]):
-                    pairs.add((s, d))
-                    break
-    return pairs
+    return {(s, d) for s, outs in produces.items() for d, ins in takes.items()
+            if d != s and any(_feeds(c, outs[c], ins[c], s[0], d[0]) for c in outs.keys() & ins.keys())}
+
+
+def _feeds(concept: str, facts: set[str], params: set[str], src_server: str, dst_server: str) -> bool:
+    """Facts of ``concept`` named ``facts`` can feed parameters ``params``: :func:`flows_between`, and an
+    id only an id of the same kind (a user id is no product id)."""
+    kinds = concept != "id" or any(same_kind_of_id(f, p) for f in facts for p in params)
+    return kinds and flows_between(concept, src_server, dst_server)
 
 
 def card_guidance(cards: dict[Key, ToolCard], tools: list[ToolSpec], skip: set[Key]) -> dict[str, Any]:
