@@ -113,6 +113,11 @@ class ServerSpec(_Record):
     reset_probe: str | None = Field(default=None, description="what benchmarks/reset_probe.py found (files: "
                                                                "an in-place restore resets it, no restart)")
     sandbox: list[str] = Field(default_factory=list, description="seed-world parts the server needs")
+    seed_calls: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="{tool, arguments} calls made once on a fresh copy of the seed world; the state they leave "
+                    "(the server's own store under its sandbox) is where every episode of the server starts "
+                    "(firefly_eval.mcp.seeding)")
     cwd: str | None = Field(default=None, description="the entry's working directory (standard `cwd` key)")
     isolate: bool = Field(default=True, description="run on per-plan copies of `cwd` and of files named by "
                                                      "absolute paths in args/env (false: on the user's files)")

@@ -21,6 +21,7 @@ from typing import Any
 
 from firefly_eval.mcp.client import ServerConnection, ServerError
 from firefly_eval.mcp.owndata import OwnData, own_data, uses_world
+from firefly_eval.mcp.seeding import ensure_seeded, seeded_world
 from firefly_eval.mutation import HistoryTracker, is_mutating
 from firefly_eval.sandbox import relocate_record, relocate_value
 from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
@@ -69,6 +70,9 @@ class Fleet:
         self.fleet_dir = fleet_dir
         self.run_id = run_id
         self.world = build_world()
+        # a server with seed calls starts from its seeded world (firefly_eval.mcp.seeding), once it is built
+        self.worlds: dict[str, Path] = {s.name: w for s in specs if s.seed_calls
+                                        and ((w := seeded_world(s)) / ".complete").exists()}
         self.connections: dict[str, ServerConnection] = {}
         # a server works on the seed world, or on copies of its own cwd/files (firefly_eval.mcp.owndata)
         self.world_servers = {s.name for s in specs if uses_world(s)}
@@ -109,6 +113,7 @@ class Fleet:
             async with sem:
                 t0 = time.perf_counter()
                 try:
+                    await self._seed(name)
                     await conn.start()
                     tools = await conn.list_tools()
                 except (ServerError, OSError, ValueError) as exc:
@@ -170,6 +175,7 @@ class Fleet:
                     return
                 t0 = time.perf_counter()
                 try:
+                    await self._seed(name)
                     await conn.start()
                     self._fill_spare(name)
                 except (ServerError, OSError, ValueError) as exc:
@@ -187,6 +193,15 @@ class Fleet:
         wanted = [n for n in sorted(names) if n in self.connections]
         self.start_in_order(wanted)
         await asyncio.gather(*(self._starting[n] for n in wanted))
+
+    async def _seed(self, name: str) -> None:
+        """Build the seeded world of a server with ``seed_calls`` if it is missing (the first start on this
+        firefly home) and put the server's sandbox on it."""
+        spec = self.specs[name]
+        if not spec.seed_calls or name in self.worlds or name not in self.world_servers:
+            return
+        self.worlds[name] = await ensure_seeded(spec, self.fleet_dir, self._settings["start_timeout"])
+        self._fresh_files(name)
 
     def _infer_stateful(self, name: str, tools: list[ToolSpec]) -> None:
         """Stateful unless the entry says ``firefly.stateful``: a server with a state-changing tool (the
@@ -315,7 +330,7 @@ class Fleet:
         """A fresh copy of what the server works on: the seed world (world servers) and its own data."""
         sandbox = self.sandbox_root / name
         if name in self.world_servers:
-            (restore_sandbox if in_place else fresh_sandbox)(sandbox, self.world)
+            (restore_sandbox if in_place else fresh_sandbox)(sandbox, self.worlds.get(name, self.world))
         else:  # nothing of the seed world; what the server left in its sandbox goes
             sandbox.mkdir(parents=True, exist_ok=True)
             keep = {".home", ".tmp", *self.own[name].top_names(sandbox)} if name in self.own else {".home", ".tmp"}
