@@ -22,6 +22,9 @@ _MUTATING = re.compile(
     re.IGNORECASE,
 )
 _READONLY_SQL = re.compile(r"^\s*(select|with|pragma|show|describe|explain)\b", re.IGNORECASE)
+_SQL = re.compile(r"^\s*(select|with|pragma|show|describe|explain|insert|update|delete|create|drop|alter|replace|"
+                  r"attach|detach|vacuum|begin|commit|rollback|truncate|grant|revoke|merge|upsert|copy|set|use)\b",
+                  re.IGNORECASE)
 
 
 def _split_camel(name: str) -> str:
@@ -31,14 +34,15 @@ def _split_camel(name: str) -> str:
 def is_mutating(tool: str, arguments: dict[str, Any], annotations: dict[str, Any] | None = None) -> bool:
     """Best-effort: does this call change the server's state?
 
-    MCP annotations win when present (``readOnlyHint``); SQL arguments are read-only when
-    they start with SELECT/WITH/...; otherwise the tool name's verbs decide.
+    MCP annotations win when present (``readOnlyHint``); an SQL statement in a ``query``/``sql``/``statement``
+    argument is read-only when it starts with SELECT/WITH/...; otherwise (a search's ``query`` too) the tool
+    name's verbs decide.
     """
     if annotations and isinstance(annotations.get("readOnlyHint"), bool):
         return not annotations["readOnlyHint"]
     for key in ("query", "sql", "statement"):
         value = arguments.get(key)
-        if isinstance(value, str):
+        if isinstance(value, str) and _SQL.match(value):  # a search's "query" ("Friday") is no statement
             return not _READONLY_SQL.match(value)
     return bool(_MUTATING.search(_split_camel(tool)))
 

@@ -196,7 +196,10 @@ def sample_plans(
     without a flow pair): at most ``max_changes`` tools of ``changes`` (calls that change a stateful
     server; an opener does not count), at least ``min_answerers`` of ``answerers``, and, with ``need_flow``
     and ``prefer`` given, one edge along ``prefer``. A plan that misses is drawn again; when the tries run
-    out before ``n`` plans, the rest are drawn without these rules (a small fleet still gets ``n`` plans).
+    out before ``n`` plans, the rules are dropped one at a time for the rest (the flow pair, then the
+    answerers, then the changes: at 2,000 default-fleet plans the three rules give ~670 distinct plans, and
+    12.8% of those became tasks against 3.9% of the plans drawn without any rule), so a small fleet still
+    gets ``n`` plans.
     """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
@@ -264,16 +267,17 @@ def sample_plans(
         return least_used(pool) if pool else None
 
     def fits(nodes: list[Key], edges: list[tuple[int, int]]) -> bool:
-        if changes is not None and sum(k in changes for k in nodes) > max_changes:
+        # the rules, dropped one at a time as their tries run out: the flow pair first, the changes last
+        if level < 3 and changes is not None and sum(k in changes for k in nodes) > max_changes:
             return False
-        if answerers and sum(k in answerers for k in nodes) < min(min_answerers, len(nodes)):
+        if level < 2 and answerers and sum(k in answerers for k in nodes) < min(min_answerers, len(nodes)):
             return False
-        return not (need_flow and flows and not any((nodes[s], nodes[d]) in flows for s, d in edges))
+        return level >= 1 or not (need_flow and flows and not any((nodes[s], nodes[d]) in flows for s, d in edges))
 
-    strict = True
-    while len(plans) < n and (budget > 0 or strict):
-        if budget <= 0:  # the rules' tries are spent: the rest without them
-            strict, budget = False, n * 40
+    level = 0
+    while len(plans) < n and (budget > 0 or level < 3):
+        if budget <= 0:  # this level's tries are spent: the next drops one more rule
+            level, budget = level + 1, n * 40
         budget -= 1
         pattern = rng.choices(list(mix), weights=list(mix.values()))[0]
         want_cross = rng.random() < cross_server_share
@@ -341,7 +345,7 @@ def sample_plans(
             edges.append((len(nodes) - 1, len(nodes)))
             nodes.append(least_used(opts))
             servers.add(nodes[-1][0])
-        if strict and not fits(nodes, edges):
+        if not fits(nodes, edges):
             continue
         # the realised shape decides the label
         if pattern == "fan-out" and len(nodes) < 3 or pattern == "fan-in" and len(nodes) < 3:

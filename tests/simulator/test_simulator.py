@@ -190,3 +190,13 @@ def test_live_miss_policy_calls_the_real_server_and_grows_the_cache(tmp_path):
                        max_size=5))
 def test_exact_key_fast_path_equals_canonical_json(args):
     assert CallIndex.exact_key("s", "t", args)[3] == canonical_json(args)
+
+
+def test_a_search_query_is_no_sql_statement():
+    from firefly_eval.mutation import is_mutating
+
+    assert not is_mutating("context_search", {"query": "Friday"})  # a note search: the name decides
+    assert is_mutating("context_save", {"query": "Friday"})
+    assert not is_mutating("execute", {"sql": "SELECT 1"})
+    assert is_mutating("run_query", {"query": "  delete from orders"})
+    assert not is_mutating("execute", {"sql": "DROP TABLE t"}, {"readOnlyHint": True})  # annotations win
