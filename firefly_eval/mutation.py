@@ -34,16 +34,16 @@ def _split_camel(name: str) -> str:
 def is_mutating(tool: str, arguments: dict[str, Any], annotations: dict[str, Any] | None = None) -> bool:
     """Best-effort: does this call change the server's state?
 
-    MCP annotations win when present (``readOnlyHint``); an SQL statement in a ``query``/``sql``/``statement``
-    argument is read-only when it starts with SELECT/WITH/...; otherwise (a search's ``query`` too) the tool
-    name's verbs decide.
+    An SQL statement in a ``query``/``sql``/``statement`` argument decides first: read-only when it starts
+    with SELECT/WITH/... (a tool that runs any statement is annotated as writing: dbhub's ``execute_sql``);
+    then MCP annotations (``readOnlyHint``); otherwise (a search's ``query`` too) the tool name's verbs.
     """
-    if annotations and isinstance(annotations.get("readOnlyHint"), bool):
-        return not annotations["readOnlyHint"]
     for key in ("query", "sql", "statement"):
         value = arguments.get(key)
         if isinstance(value, str) and _SQL.match(value):  # a search's "query" ("Friday") is no statement
             return not _READONLY_SQL.match(value)
+    if annotations and isinstance(annotations.get("readOnlyHint"), bool):
+        return not annotations["readOnlyHint"]
     return bool(_MUTATING.search(_split_camel(tool)))
 
 

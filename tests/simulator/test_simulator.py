@@ -199,4 +199,6 @@ def test_a_search_query_is_no_sql_statement():
     assert is_mutating("context_save", {"query": "Friday"})
     assert not is_mutating("execute", {"sql": "SELECT 1"})
     assert is_mutating("run_query", {"query": "  delete from orders"})
-    assert not is_mutating("execute", {"sql": "DROP TABLE t"}, {"readOnlyHint": True})  # annotations win
+    assert is_mutating("execute", {"sql": "DROP TABLE t"}, {"readOnlyHint": True})  # the statement decides
+    assert not is_mutating("execute_sql", {"sql": "SELECT 1"}, {"readOnlyHint": False})  # dbhub runs any statement
+    assert is_mutating("context_save", {"query": "Friday"}, {"readOnlyHint": False})
