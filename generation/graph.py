@@ -100,6 +100,10 @@ def _tokens(text: str) -> list[str]:
 def param_concept(name: str, schema: dict[str, Any] | None = None) -> str | None:
     """Concept of a parameter (path, id, date, ...) from its name and JSON-schema format."""
     schema = schema if isinstance(schema, dict) else {}
+    if "type" not in schema:  # an optional parameter: {"anyOf": [{"type": "integer"}, {"type": "null"}]}
+        branch = next((b for b in schema.get("anyOf") or schema.get("oneOf") or []
+                       if isinstance(b, dict) and b.get("type") not in (None, "null")), None)
+        schema = {**branch, **schema} if branch else schema
     fmt = schema.get("format")
     if fmt in ("date", "date-time"):
         return "date"

@@ -20,6 +20,9 @@ def test_concepts():
     assert param_concept("repo_path") == "repo"
     assert param_concept("customer_id") == "id"
     assert param_concept("when", {"format": "date-time"}) == "date"
+    # an optional number named like a date ("time period in years") is a number, not a date
+    assert param_concept("time", {"anyOf": [{"type": "integer"}, {"type": "null"}], "default": None}) == "number"
+    assert param_concept("since", {"anyOf": [{"type": "string"}, {"type": "null"}]}) == "date"
 
 
 def test_graph_is_blocked_and_keeps_evidence(graph):

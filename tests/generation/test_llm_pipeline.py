@@ -71,9 +71,13 @@ class Script:
 
     def __init__(self, offline_run, fail_at=None, outage=0):
         self.args = {}
-        for p in (offline_run / "shards").glob("*.json"):
-            for c in json.loads(p.read_text())["calls"]:
-                if not c["is_error"]:
+        # the reference calls of the offline run's tasks first (their arguments make a chain), then any
+        # successful call, in a fixed order (a directory listing's order is the filesystem's)
+        shards = [json.loads(p.read_text()) for p in sorted((offline_run / "shards").glob("*.json"))]
+        for s in sorted(shards, key=lambda s: s["task"] is None):
+            ref = set(s["task"]["reference_calls"]) if s["task"] else None
+            for c in s["calls"]:
+                if not c["is_error"] and (ref is None or c["id"] in ref):
                     self.args.setdefault(exposed_name(c["server"], c["tool"]), c["arguments"])
         self.fail_at, self.outage = fail_at, outage
         self.judge_calls = 0
