@@ -633,6 +633,9 @@ def _related(a: _Step, b: _Step, shared: bool, changes: set[int]) -> bool:
     return a.step.node in changes and _reflected(a, b)
 
 
+_COUNT = re.compile(r"(?i)count|number|total|how_many|items|entries|results|matches|hits")
+
+
 def _reflected(change: _Step, later: _Step) -> bool:
     """A later step on the same server shows what the change put there: an answer holds a value the
     change stated (the new heading), or a count is asked of a result that holds a text the change
@@ -647,8 +650,11 @@ def _reflected(change: _Step, later: _Step) -> bool:
     answers = [normalize_text(str(v)) for _, v in later.answers]
     if any(normalize_text(x) in a for x in stated for a in answers):
         return True
-    if not any(isinstance(v, (int, float)) and not isinstance(v, bool) for _, v in later.answers):
-        return False  # a text answer that does not hold the change does not depend on it
+    if not any(isinstance(v, int) and not isinstance(v, bool) and _COUNT.search(f"{o.name} {o.key}")
+               for o, v in later.answers):
+        # a text answer that does not hold the change does not depend on it, nor does a figure that is no count
+        # of matches: a price in the report's table is the same with or without the endnote just added
+        return False
     text = result_text(later.record.result)  # a count can: "how many saved notes mention Porto"
     return any(len(x.split()) >= 2 and appears_in(x, text) for x in stated)
 

@@ -419,3 +419,22 @@ def test_a_check_that_the_earlier_listing_decides_is_guessable(decided):
         assert e.value.reason == "dropped_guessable"
     else:
         assert _steps(tools, cards, recs, [(0, 1), (0, 2)]).answer
+
+
+def test_a_price_in_a_text_that_shows_the_change_does_not_depend_on_it():
+    """ "Add the endnote "Source: ledger" to report.docx and get its text: the Headlamp's price?" The text holds
+    the endnote, but the price is the same without it: the change is pointless (blind review, stop 34)."""
+    tools = {**SHEET, ("xl", "add_note"): _tool("xl", "add_note", "file", "cell", "text"),
+             ("xl", "text"): _tool("xl", "text", "file")}
+    cards = {**SHEET_CARDS, ("xl", "add_note"): ToolCard(server="xl", tool="add_note", use="step",
+                                                         goal='add the note "{text}" to {cell} of {file}'),
+             ("xl", "text"): ToolCard(server="xl", tool="text", goal="get all the text of {file}",
+                                      outputs=[OutputCard(key="text|re:Headlamp (\\d+\\.\\d+)", name="headlamp_price",
+                                                          ask="the price of the Headlamp")])}
+    recs = [CallRecord(id="a", server="xl", tool="add_note",
+                       arguments={"file": XL, "cell": "B2", "text": "Source: Lumen sales ledger."}, result=_text("Note set")),
+            CallRecord(id="b", server="xl", tool="text", arguments={"file": XL},
+                       result=_text("Prices: Headlamp 39.90\nB2: Source: Lumen sales ledger."))]
+    with pytest.raises(SynthesisDrop) as e:
+        _steps(tools, cards, recs, [(0, 1)], stateful={"xl"})
+    assert e.value.reason in ("dropped_pointless_change", "dropped_trivial")
