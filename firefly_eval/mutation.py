@@ -21,10 +21,10 @@ _MUTATING = re.compile(
     r"([_\-. ]|$)",
     re.IGNORECASE,
 )
-_READONLY_SQL = re.compile(r"^\s*(select|with|pragma|show|describe|explain)\b", re.IGNORECASE)
-_SQL = re.compile(r"^\s*(select|with|pragma|show|describe|explain|insert|update|delete|create|drop|alter|replace|"
-                  r"attach|detach|vacuum|begin|commit|rollback|truncate|grant|revoke|merge|upsert|copy|set|use)\b",
-                  re.IGNORECASE)
+_READ_VERBS = "select|with|pragma|show|describe|explain"
+_READONLY_SQL = re.compile(rf"^\s*({_READ_VERBS})\b", re.IGNORECASE)
+_SQL = re.compile(rf"^\s*({_READ_VERBS}|insert|update|delete|create|drop|alter|replace|attach|detach|vacuum|"
+                  r"begin|commit|rollback|truncate|grant|revoke|merge|upsert|copy|set|use)\b", re.IGNORECASE)
 
 
 def _split_camel(name: str) -> str:

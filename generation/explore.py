@@ -392,8 +392,6 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
         for attempt in range(max_repairs + 1 + len(card_sets)):
             if card_sets:
                 args = card_sets.pop(0)
-            elif step.record is not None:
-                break  # a success without the fact a successor takes: the card's sets are spent, keep it
             else:
                 args = _arguments(tool, bank, rng, bound_vals, choice, extra, hints)
             sig = repr(sorted(args.items()))
@@ -421,10 +419,8 @@ async def explore_plan(plan: Plan, fleet: Fleet, bank: ValueBank, seed: int = 0,
                 # read-only by the rule replay keys follow (a call it counts as a change would shift the history
                 # of the calls after it), and the fact the next step takes is not in this result: the card's next set
                 continue
-            if step.record is not None:
-                if card_sets:
-                    continue
-                break
+            if step.record is not None and not card_sets:
+                break  # a success without the fact a successor takes, and the card's sets are spent: keep it
             if card_sets:  # the card's next argument set before any repair
                 continue
             # repair: advance the parameter named in the error, else the first with alternatives

@@ -133,14 +133,17 @@ POSITION_PARAM = re.compile(r"(?i)index|idx|position|pos$|row|col|line|slide|pag
 _GENERIC_WORDS = {"number", "count", "value", "total", "result", "of", "the", "num", "n", "new", "first", "last"}
 
 
+def _name_words(name: str) -> set[str]:
+    """The words of a snake/camel-case name, singular, without the generic ones ("number", "count", ...)."""
+    low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    return {w.rstrip("s") for w in re.split(r"[_\-. ]+", low) if w} - _GENERIC_WORDS
+
+
 def same_thing(fact: str, param: str) -> bool:
     """A number named ``fact`` may feed ``param``: their names share a word that says what is counted or
     pointed at ("paragraph_index" into paragraph_index, "row_count" into a row), not only "number"/"count"
     ("the number of comments" is no paragraph index)."""
-    def words(name: str) -> set[str]:
-        low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-        return {w.rstrip("s") for w in re.split(r"[_\-. ]+", low) if w} - _GENERIC_WORDS
-    return bool(words(fact) & words(param))
+    return bool(_name_words(fact) & _name_words(param))
 
 
 _ID_WORDS = {"id", "key", "uuid", "identifier", "code", "handle"}
@@ -150,10 +153,7 @@ def same_kind_of_id(fact: str, param: str) -> bool:
     """An id named ``fact`` may feed the id parameter ``param``: they name the same kind of thing ("order_ids"
     into order_id, "user_id" into user_id), or one of them is a bare id. A user id is no product id: the
     "id" concept alone joins any two."""
-    def nouns(name: str) -> set[str]:
-        low = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
-        return {w.rstrip("s") for w in re.split(r"[_\-. ]+", low) if w} - _GENERIC_WORDS - _ID_WORDS
-    a, b = nouns(fact), nouns(param)
+    a, b = _name_words(fact) - _ID_WORDS, _name_words(param) - _ID_WORDS
     return not a or not b or bool(a & b)
 
 
