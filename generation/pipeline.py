@@ -473,6 +473,7 @@ async def _prepare(run: Path, fleet: Fleet, cfg: GenerateConfig, progress: Calla
         guidance["changes"] = {t.key for t in tools if (spec := fleet.specs.get(t.server)) is not None
                                and spec.stateful and t.key not in opener_keys
                                and is_mutating(t.name, {}, t.annotations)}
+        guidance["read_after"] &= guidance["changes"]  # a change of a stateless server or an opener needs no read
         plans = sample_plans(graph, cfg.n_plans, seed=cfg.seed, **guidance)
         graph_stats["coverage"] = coverage(graph, plans)
         save_graph(graph, run / "graph.json")  # the versioned format `firefly graph stats|sample` read

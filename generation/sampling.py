@@ -10,6 +10,7 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard
 from firefly_eval.generation.graph import ToolGraph, param_concept, same_kind_of_id, tool_outputs
+from firefly_eval.mutation import is_mutating
 from firefly_eval.schema import Plan, ToolEdge, ToolSpec, content_hash
 
 __all__ = ["PATTERNS", "card_flows", "card_guidance", "coverage", "sample_plans", "satisfiable", "with_openers"]
@@ -125,9 +126,17 @@ def card_guidance(cards: dict[Key, ToolCard], tools: list[ToolSpec], skip: set[K
         "producers": {s for s, _ in prefer if _answer_facts(cards.get(s)) and not cards[s].trivial},
         "late_starters": {k for k, c in cards.items() if c.trivial},
         "openers": {k[0]: k for k, c in cards.items() if c.opens and k in keys},
-        "answerers": {t.key for t in usable if (c := cards.get(t.key)) is None
-                      or (c.use == "answer" and not c.trivial and c.outputs)},
+        # a tool without a card answers when it changes nothing (a "deleted" acknowledgement is no answer)
+        "answerers": {t.key for t in usable if ((c := cards.get(t.key)) is None and not _changes(t))
+                      or (c is not None and c.use == "answer" and not c.trivial and c.outputs)},
+        # a change without a card is followed by a read of its server: what the change did is what is asked
+        "read_after": {t.key for t in usable if t.key not in cards and _changes(t)},
     }
+
+
+def _changes(tool: ToolSpec) -> bool:
+    """The tool changes its server's state (by its name and annotations: :func:`mutation.is_mutating`)."""
+    return is_mutating(tool.name, {}, tool.annotations)
 
 
 def with_openers(nodes: list[Key], edges: list[tuple[int, int]], openers: dict[str, Key]
@@ -169,6 +178,7 @@ def sample_plans(
     max_changes: int = 1,
     min_answerers: int = 2,
     need_flow: bool = True,
+    read_after: set[Key] | None = None,
 ) -> list[Plan]:
     """Sample ``n`` distinct plans deterministically for a seed.
 
@@ -200,6 +210,9 @@ def sample_plans(
     answerers, then the changes: at 2,000 default-fleet plans the three rules give ~670 distinct plans, and
     12.8% of those became tasks against 3.9% of the plans drawn without any rule), so a small fleet still
     gets ``n`` plans.
+    ``read_after``: changes (tools without a card, on a user's own servers) that a read of the same server
+    follows in every plan (one is appended after the change when the plan has none), so that a question can
+    ask what the change did: "add a task to request req-1, then how many tasks does it hold".
     """
     rng = random.Random(seed)
     mix = pattern_mix or {"sequence": 0.35, "fan-out": 0.25, "fan-in": 0.2, "mixed": 0.2}
@@ -345,6 +358,8 @@ def sample_plans(
             edges.append((len(nodes) - 1, len(nodes)))
             nodes.append(least_used(opts))
             servers.add(nodes[-1][0])
+        if read_after and not _read_after(nodes, edges, read_after, answerers or set(), succ, least_used):
+            continue
         if not fits(nodes, edges):
             continue
         # the realised shape decides the label
@@ -363,6 +378,24 @@ def sample_plans(
         use.update(nodes)
         plans.append(Plan(id=content_hash([seed, list(nodes), edges]), nodes=nodes, edges=edges, pattern=pattern))
     return plans
+
+
+def _read_after(nodes: list[Key], edges: list[tuple[int, int]], changes: set[Key], readers: set[Key],
+                succ: dict[Key, list[Key]], least_used: Callable[[list[Key]], Key]) -> bool:
+    """Append (in place) a read of the same server after each change of ``changes`` that no later read of
+    its server follows: a successor of the change in the graph first, else any reader of that server.
+    False when a change has no reader to follow it."""
+    for i in range(len(nodes)):
+        k = nodes[i]
+        if k not in changes or any(n[0] == k[0] and n in readers for n in nodes[i + 1:]):
+            continue
+        opts = [o for o in succ.get(k, []) if o in readers and o[0] == k[0] and o not in nodes]
+        opts = opts or sorted(r for r in readers if r[0] == k[0] and r not in nodes)
+        if not opts:
+            return False
+        edges.append((i, len(nodes)))
+        nodes.append(least_used(opts))
+    return True
 
 
 def coverage(graph: ToolGraph, plans: list[Plan]) -> dict[str, Any]:

@@ -203,6 +203,22 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
     return None
 
 
+_OPAQUE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,40}", re.I)
+
+
+def _opaque_place(value: Any, src: _Step) -> str | None:
+    """Where an opaque id (a uuid, a long hex hash: nothing a user would type) sits in ``src``'s result text:
+    ``"field"`` when it is the only one there, ``"first"`` when it is the first of several, else None (the
+    second task of a listing is no particular task)."""
+    raw = str(value).strip()
+    if not isinstance(value, str) or not _OPAQUE.fullmatch(raw):
+        return None
+    found = list(dict.fromkeys(m.group(0).lower() for m in _OPAQUE.finditer(result_text(src.record.result))))
+    if raw.lower() not in found:
+        return None
+    return "field" if len(found) == 1 else ("first" if found[0] == raw.lower() else None)
+
+
 _CHATTER_KEYS = {"message", "status", "success", "ok", "msg", "info", "detail", "details", "changes",
                  "rowsaffected", "rows_affected", "affected_rows", "lastinsertrowid", "last_insert_rowid",
                  "timestamp", "created_at", "updated_at", "time", "elapsed", "duration_ms"}
@@ -404,7 +420,9 @@ def _bind_arguments(steps: list[_Step]) -> None:
                 continue
             src, out = prod
             where = _place_in(value, _parsed(src.record)) if out is None else "field"
-            if out is None and (param not in st.step.bound or where is None):
+            if out is None and param not in st.step.bound:
+                where = _opaque_place(value, src)  # a uuid no user types: the listing that showed it gave it
+            if out is None and where is None:
                 # a value the user states (a file name, a date) that an earlier text also shows, or an
                 # item deep in a listing: "that date" of a list of holidays is no particular date
                 continue

@@ -5,10 +5,12 @@ or empty-listing answers."""
 import json
 import re
 
+import pytest
+
 from firefly_eval.cards import derived_card, param_noun
 from firefly_eval.facts import fact_value
 from firefly_eval.generation.explore import Exploration, StepResult
-from firefly_eval.generation.synthesize import _derived_outputs, synthesize_task
+from firefly_eval.generation.synthesize import SynthesisDrop, _derived_outputs, synthesize_task
 from firefly_eval.generation.verify import name_leaks
 from firefly_eval.schema import CallRecord, Plan, ToolSpec
 
@@ -125,3 +127,27 @@ def test_a_task_on_tools_with_camel_case_parameters_names_none_of_them():
     assert "req-1" not in task.question  # produced by the first call: referred to, never stated
     assert task.answer.get("title_of_task") == "Order seeds"
     assert name_leaks(task, tools) == []
+
+
+def test_a_uuid_an_earlier_listing_showed_is_referred_to_not_stated():
+    """A uuid is nothing a user types: when the explorer took it from the server's own data (not bound from the
+    plan's earlier step) and the earlier listing shows it as its first task, the question refers to it."""
+    first, second = "0b6c1f3e-2f5a-4c1e-9a7d-1c2b3d4e5f60", "7d2e4a91-5b3c-4f6d-8e1a-2b3c4d5e6f70"
+    tools = {t.key: t for t in [_tool("list_tasks", "List all tasks.", []),
+                                _tool("get_task_detail", "Get the complete details of a task.", ["taskId"])]}
+    listing = _rec("list_tasks", {}, f"# Tasks\n- Add a watering schedule (ID: `{first}`)\n"
+                                     f"- List sowing dates (ID: `{second}`)", rid="a")
+    plan = Plan(id="p", nodes=[("tm", "list_tasks"), ("tm", "get_task_detail")], edges=[(0, 1)], pattern="sequence")
+
+    def task_for(task_id: str):
+        detail = _rec("get_task_detail", {"taskId": task_id},
+                      json.dumps({"task": {"name": "Add a watering schedule", "status": "pending"}}), rid="b")
+        exp = Exploration(plan, [StepResult(0, listing, [listing]), StepResult(1, detail, [detail])], [listing, detail])
+        return synthesize_task(exp, tools, seed=0, cards={})
+
+    task = task_for(first)
+    assert first not in task.question and "the first task" in task.question
+    assert [b["param"] for b in task.provenance["bound_arguments"]] == ["taskId"]
+    # the second of a listing is no particular task: not bound, so the listing feeds nothing and asks nothing
+    with pytest.raises(SynthesisDrop, match="dropped_trivial"):
+        task_for(second)

@@ -99,3 +99,24 @@ def test_a_read_only_step_retries_for_the_fact_its_successor_takes():
                                        cards=cards))
         assert "MAX" in exp.steps[0].record.arguments["sql"]
         assert exp.steps[1].record.arguments == {"date": "2025-12-26"}
+
+
+def test_a_change_without_a_card_is_followed_by_a_read_of_its_server():
+    """A user's own server (no cards): a plan holding a change gets a read of the same server after it, so the
+    question can ask what the change did; a tool without a card that changes state is no answerer."""
+    from firefly_eval.generation.sampling import card_guidance
+
+    lister, reader = _tool("kg", "read_graph"), _tool("kg", "search_nodes", "query")
+    create, delete = _tool("kg", "create_entities", "name"), _tool("kg", "delete_entities", "name")
+    tools = [lister, reader, create, delete]
+    g = card_guidance({}, tools, set())
+    assert g["read_after"] == {create.key, delete.key}
+    assert g["answerers"] == {lister.key, reader.key}
+    edges = [ToolEdge(src=a.key, dst=b.key, kind="data-flow", confidence=0.9, evidence=["test"])
+             for a in tools for b in tools if a is not b]
+    plans = sample_plans(ToolGraph(tools=tools, edges=edges), 10, seed=3, changes={create.key, delete.key}, **g)
+    assert plans
+    for p in plans:
+        for i, k in enumerate(p.nodes):
+            if k in g["read_after"]:
+                assert any(n in g["answerers"] for n in p.nodes[i + 1:]), p.nodes
