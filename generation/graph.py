@@ -36,7 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rapidfuzz import fuzz
+import numpy as np
+from rapidfuzz import fuzz, process
 
 from firefly_eval.generation.relations import action_of, relation, server_vocab, tool_params
 from firefly_eval.schema import ToolEdge, ToolSpec
@@ -238,9 +239,13 @@ def _verb_flags(tool: ToolSpec) -> tuple[bool, bool]:
     return bool(_READER.search(name)), bool(_MUTATOR.search(name))
 
 
+_STRONG = frozenset({"path", "url", "id", "table", "entity", "sql", "repo", "date", "expression", "timezone"})
+
+
 def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], lex: float,
            dst_handles: set[str] | frozenset[str] = frozenset(),
-           src_flags: tuple[bool, bool] | None = None) -> tuple[float, list[str], str]:
+           src_flags: tuple[bool, bool] | None = None,
+           in_concepts: frozenset[str] | None = None) -> tuple[float, list[str], str]:
     """Cue score that ``src -> dst`` is a useful step (the relation rule decides; see module doc).
 
     Data flow dominates: an output concept of ``src`` matching an input of ``dst``. Lexical
@@ -252,19 +257,21 @@ def _score(src: ToolSpec, dst: ToolSpec, outs: set[str], ins: dict[str, str], le
     when the caller has it already (the graph build computes it once per tool).
     """
     evidence = []
-    strong = {"path", "url", "id", "table", "entity", "sql", "repo", "date", "expression", "timezone"}
     flow_strong = flow_weak = 0.0
-    for param, concept in ins.items():
-        if src.server != dst.server and param in dst_handles:
-            continue
-        if concept in outs:
-            evidence.append(f"{src.name} -> {concept} -> {dst.name}.{param}")
-            if concept in strong:
-                flow_strong = 1.0
-            else:
-                flow_weak = 1.0
+    cross = src.server != dst.server
+    # ``in_concepts``: the set of ``ins``' concepts (the graph build has it per tool): no shared concept, no loop
+    if (in_concepts if in_concepts is not None else set(ins.values())) & outs:
+        for param, concept in ins.items():
+            if cross and param in dst_handles:
+                continue
+            if concept in outs:
+                evidence.append(f"{src.name} -> {concept} -> {dst.name}.{param}")
+                if concept in _STRONG:
+                    flow_strong = 1.0
+                else:
+                    flow_weak = 1.0
     reader, mutator = src_flags if src_flags is not None else _verb_flags(src)
-    same = 1.0 if src.server == dst.server else 0.0
+    same = 0.0 if cross else 1.0
     producer = reader or not mutator
     z = (-3.2 + 3.0 * max(flow_strong, 0.5 * flow_weak) + 2.6 * (lex / 100.0) + 0.9 * same
          - 0.8 * float(not producer))
@@ -300,8 +307,11 @@ def build_graph(  # noqa: C901 - candidates, scoring and coverage in one pass (t
     heads = [x[:160] for x in texts]
     outs = [tool_outputs(t, observed_fields.get(t.key, ())) for t in tools]
     ins = [_inputs(t) for t in tools]
+    in_concepts = [frozenset(d.values()) for d in ins]
+    pools: list[list[int]] = []  # per tool, the partners it is scored with (in the order they are scored)
     vocab = server_vocab(tools)
     acts = [action_of(t, vocab[t.server], ins[i]) for i, t in enumerate(tools)]
+    computes = [a.kind == "compute" and a.pure for a in acts]
     # inputs index: concept -> tools consuming it (for data-flow blocking across servers)
     consumers: dict[str, list[int]] = defaultdict(list)
     for j, d in enumerate(ins):
@@ -366,17 +376,28 @@ def build_graph(  # noqa: C901 - candidates, scoring and coverage in one pass (t
                 alike = [j for j in by_server[me] if j != i and mine & set(ins[j].values())]
                 step = max(1, len(alike) // 6)
                 pool.update(alike[(i % step)::step][:6])
+        pool.update(neighbours.get(i, {}))
+        pools.append(list(pool))
+    # the lexical cue of every pair in one batch over the cores (token_set_ratio is symmetric: once per pair)
+    pairs = sorted({(i, j) if i < j else (j, i) for i in range(n) for j in pools[i]})
+    scores = process.cpdist([heads[a] for a, _ in pairs], [heads[b] for _, b in pairs], scorer=fuzz.token_set_ratio,
+                            dtype=np.float64, workers=-1).tolist() if pairs else []
+    lexical = dict(zip(pairs, scores, strict=True))
+    for i in range(n):
+        me = servers[i]
         near = neighbours.get(i, {})
-        pool.update(near)
-        for j in pool:
+        for j in pools[i]:
             considered += 1
-            lex = fuzz.token_set_ratio(heads[i], heads[j])
+            lex = lexical[(i, j) if i < j else (j, i)]
             if near:
                 lex = max(lex, 100.0 * near.get(j, 0.0))
-            cue, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, vocab[servers[j]].handles, flags[i])
+            cue, evidence, kind = _score(tools[i], tools[j], outs[i], ins[j], lex, vocab[servers[j]].handles, flags[i],
+                                         in_concepts[j])
             scorer = "dataflow" if kind == "data-flow" else ("embedding" if near.get(j, 0.0) * 100 >= lex - 1e-6
                                                                and j in near else "lexical")
-            rel = relation(tools[i], tools[j], acts[i], acts[j], vocab[servers[j]], outs[i])
+            # across servers only a computed value can relate two tools (relations.relation): the call is skipped
+            rel = relation(tools[i], tools[j], acts[i], acts[j], vocab[servers[j]], outs[i]) \
+                if computes[i] or servers[j] == me else None
             if rel is not None:
                 conf, scorer = rel.confidence, "relation"
                 clauses[rel.rule] += conf >= cfg.keep

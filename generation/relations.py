@@ -266,11 +266,11 @@ def relation(src: ToolSpec, dst: ToolSpec, a: Action, b: Action, dst_vocab: Serv
     ``src_outputs``: the concepts ``src``'s result carries (graph.tool_outputs).
     """
     same = src.server == dst.server
+    if a.meta or b.meta or not same and not (a.kind == "compute" and a.pure):
+        return None  # across servers only a computed value flows (below)
     common = dst_vocab.common if dst_vocab else frozenset()
     props = tool_params(dst)
     params = list(props)
-    if a.meta or b.meta:
-        return None
     # computed values: a number or expression feeds a generic value parameter of another calculator
     if a.kind == "compute" and a.pure and (b.pure or b.kind == "change" and not b.objects):
         if b.converter_of and b.converter_of != a.converter_of and a.converter_of:
