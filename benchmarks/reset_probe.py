@@ -16,8 +16,9 @@ replayed on a fleet of that server alone:
 A plan *shows* the state when ``dirty`` differs from ``restart`` on a call that is stable
 (``fresh == restart``). The in-place swap resets the server for that plan when ``swap`` equals
 ``restart`` on every stable call. Verdict per server: ``files`` (every plan that shows the state is
-reset by the swap: ``restart_per_episode: false`` is enough), ``memory`` (some plan is not: the state
-lives in the process), ``unknown`` (no probed plan shows the state). A ``files`` verdict holds for the
+reset by the swap: ``restart_per_episode: false`` is enough), ``call`` (an entry with ``reset_call``: every such
+plan, dirtied again, is reset by the in-place restore and that call, without a restart), ``memory`` (some plan is
+not: the state lives in the process), ``unknown`` (no probed plan shows the state). A ``files`` verdict holds for the
 state-changing tools the plans called; the ones they did not call are listed beside it.
 """
 
@@ -80,7 +81,7 @@ async def probe(server: str) -> dict[str, Any]:
     spec = specs[server].model_copy(update={"restart_per_episode": False, "stateful": True})
     root = Path(tempfile.mkdtemp(prefix="firefly-probe-"))
     fleet = Fleet([spec], sandbox_root=root, canonical_root=SANDBOX_ROOT)
-    shows = reset_by_swap = 0
+    shows = reset_by_swap = reset_by_call = 0
     try:
         if not (await fleet.start())[0].ok:
             return {"server": server, "verdict": "unknown", "why": fleet.failed.get(server, "did not start")[:200]}
@@ -90,18 +91,26 @@ async def probe(server: str) -> dict[str, Any]:
             dirty = await replay(fleet, server, calls)
             await asyncio.to_thread(fleet._fresh_files, server, True)
             swap = await replay(fleet, server, calls)
+            by_call = None
+            if spec.reset_call:  # dirty it again, then the entry's reset call (after the in-place restore)
+                await replay(fleet, server, calls)
+                await fleet._reset_by_call(server)
+                by_call = await replay(fleet, server, calls)
             await fleet._restart_fresh(server)
             again = await replay(fleet, server, calls)
             stable = [i for i in range(len(calls)) if fresh[i] == again[i]]
             if any(dirty[i] != again[i] for i in stable):
                 shows += 1
                 reset_by_swap += all(swap[i] == again[i] for i in stable)
+                reset_by_call += by_call is not None and all(by_call[i] == again[i] for i in stable)
     finally:
         await fleet.close()
-    verdict = "unknown" if not shows else "files" if reset_by_swap == shows else "memory"
+    verdict = "unknown" if not shows else "files" if reset_by_swap == shows else \
+        "call" if spec.reset_call and reset_by_call == shows else "memory"
     probed = sorted({c["tool"] for calls in plans for c in calls if is_mutating(c["tool"], c["arguments"])})
     return {"server": server, "verdict": verdict, "plans": len(plans), "plans_showing_state": shows,
-            "reset_by_swap": reset_by_swap, "state_changing_tools_probed": probed,
+            "reset_by_swap": reset_by_swap, "reset_by_call": reset_by_call if spec.reset_call else None,
+            "state_changing_tools_probed": probed,
             "state_changing_tools_not_probed": sorted(mutating.get(server, set()) - set(probed))}
 
 

@@ -110,6 +110,10 @@ class ServerSpec(_Record):
     restart_per_episode: bool = Field(
         default=False, description="state lives in process memory: restart to reset an episode"
     )
+    reset_call: dict[str, Any] | None = Field(
+        default=None, description="{tool, arguments}: a call that resets the state the server keeps in process "
+                                  "memory (its files are restored in place first): an episode reset without a "
+                                  "restart, for a restart_per_episode server; checked by benchmarks/reset_probe.py")
     reset_probe: str | None = Field(default=None, description="what benchmarks/reset_probe.py found (files: "
                                                                "an in-place restore resets it, no restart)")
     sandbox: list[str] = Field(default_factory=list, description="seed-world parts the server needs")

@@ -297,6 +297,8 @@ class Fleet:
             self.history.reset(name)
             if not conn.spec.restart_per_episode and conn.alive:
                 self._pending[name] = asyncio.create_task(self._restore_files(name))
+            elif conn.spec.reset_call and conn.alive:
+                self._pending[name] = asyncio.create_task(self._reset_by_call(name))
             else:
                 self._pending[name] = asyncio.create_task(self._restart_fresh(name))
         if wait:
@@ -319,6 +321,25 @@ class Fleet:
         await asyncio.to_thread(self._fresh_files, name, True)
         self.stats["file_restores"] += 1
         self.stats["file_restore_s"] += time.perf_counter() - t0
+
+    async def _reset_by_call(self, name: str) -> None:
+        """Reset a server that keeps its state in memory without a restart: its files restored in place, then
+        its ``reset_call`` (tau2's ``reset_state``); a reset call that fails or errors restarts it instead."""
+        conn = self.connections[name]
+        call = conn.spec.reset_call or {}
+        t0 = time.perf_counter()
+        await asyncio.to_thread(self._fresh_files, name, True)
+        try:
+            result = await conn.call_tool(str(call.get("tool", "")), dict(call.get("arguments") or {}))
+            ok = not result.get("isError")
+        except ServerError:
+            ok = False
+        if not ok:
+            self.stats["reset_call_failures"] += 1
+            await self._restart_fresh(name)
+            return
+        self.stats["call_resets"] += 1
+        self.stats["call_reset_s"] += time.perf_counter() - t0
 
     def refresh_files(self, name: str) -> None:
         """Re-copy a file-backed server's sandbox in place (file birth times change, content does not)."""
@@ -374,8 +395,9 @@ class Fleet:
         must hand it no sandbox path (``${SANDBOX}`` in args, env or cwd: a state file or folder named there
         may be read at start) and it must not work on a copy of its own data (own cwd/files)."""
         conn = self.connections.get(name)
-        if not self.warm_pool or conn is None or not conn.spec.restart_per_episode or name in self.own:
-            return False
+        if not self.warm_pool or conn is None or not conn.spec.restart_per_episode or name in self.own \
+                or conn.spec.reset_call:
+            return False  # a server reset by a call keeps its process
         spec = conn.spec
         return not any("SANDBOX" in v for v in [*spec.args, *spec.env.values(), spec.cwd or ""])
 

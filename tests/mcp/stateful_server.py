@@ -28,6 +28,15 @@ def count() -> int:
 
 
 @server.tool()
+def reset_counter(fail: bool = False) -> str:
+    """Set the in-memory counter back to 0 (``fail``: report an error instead)."""
+    if fail:
+        raise ValueError("reset refused")
+    COUNT["n"] = 0
+    return "reset"
+
+
+@server.tool()
 def read_note() -> str:
     """The note file's text (read from disk on every call)."""
     path = Path("note.txt")
