@@ -8,11 +8,14 @@ simulator compute the same ``history_key`` from the same rule, so replays line u
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from firefly_eval.schema import content_hash
 
-__all__ = ["HistoryTracker", "is_mutating"]
+__all__ = ["HistoryTracker", "drop_blanket_hints", "is_mutating"]
+
+if TYPE_CHECKING:
+    from firefly_eval.schema import ToolSpec
 
 _MUTATING = re.compile(
     r"(^|[_\-. ])(write|create|delete|remove|update|set|add|insert|move|rename|edit|save|append|commit|push|"
@@ -45,6 +48,24 @@ def is_mutating(tool: str, arguments: dict[str, Any], annotations: dict[str, Any
     if annotations and isinstance(annotations.get("readOnlyHint"), bool):
         return not annotations["readOnlyHint"]
     return bool(_MUTATING.search(_split_camel(tool)))
+
+
+_READ_NAME = re.compile(r"(^|_)(read|get|list|describe|show|search|find|view|count)(_|$)")
+
+
+def drop_blanket_hints(tools: list[ToolSpec]) -> list[ToolSpec]:
+    """One server's tools without their ``readOnlyHint``/``destructiveHint`` when the server marks every tool (three
+    or more) as writing, readers by name included (excel-mcp-server annotates ``excel_read_sheet`` as destructive):
+    such a blanket says nothing, so the names decide (:func:`is_mutating`). Other servers' tools are returned as
+    they are."""
+    if len(tools) < 3 or not all((t.annotations or {}).get("readOnlyHint") is False for t in tools):
+        return tools
+    names = [_split_camel(t.name).lower() for t in tools]
+    if not any(_READ_NAME.search(n) and not _MUTATING.search(n) for n in names):
+        return tools
+    return [t.model_copy(update={"annotations": {k: v for k, v in (t.annotations or {}).items()
+                                                 if k not in ("readOnlyHint", "destructiveHint")} or None})
+            for t in tools]
 
 
 class HistoryTracker:

@@ -22,7 +22,7 @@ from typing import Any
 from firefly_eval.mcp.client import ServerConnection, ServerError
 from firefly_eval.mcp.owndata import OwnData, own_data, uses_world
 from firefly_eval.mcp.seeding import ensure_seeded, seeded_world
-from firefly_eval.mutation import HistoryTracker, is_mutating
+from firefly_eval.mutation import HistoryTracker, drop_blanket_hints, is_mutating
 from firefly_eval.sandbox import relocate_record, relocate_value
 from firefly_eval.schema import CallRecord, ServerSpec, ToolSpec
 from firefly_eval.treesync import remove_path
@@ -115,7 +115,7 @@ class Fleet:
                 try:
                     await self._seed(name)
                     await conn.start()
-                    tools = await conn.list_tools()
+                    tools = drop_blanket_hints(await conn.list_tools())
                 except (ServerError, OSError, ValueError) as exc:
                     self.failed[name] = str(exc)
                     return StartReport(name, False, seconds=time.perf_counter() - t0, error=str(exc))
@@ -137,6 +137,7 @@ class Fleet:
             if t.server in self.connections:
                 by_server[t.server].append(t)
         for name, listed in by_server.items():
+            listed = drop_blanket_hints(listed)
             for t in listed:
                 self.tools[t.key] = t
             self._infer_stateful(name, listed)
