@@ -26,10 +26,11 @@ from typing import Any
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, result_text
 
-__all__ = ["UUIDISH", "Fact", "coerce", "appears_in", "error_reason", "extract_facts", "fact_value", "parse_data", "parse_result", "resolve_key", "succeeded"]
+__all__ = ["UUIDISH", "UUID_PATTERN", "Fact", "coerce", "appears_in", "error_reason", "extract_facts", "fact_value", "parse_data", "parse_result", "resolve_key", "succeeded"]
 
 _VOLATILE_KEY = re.compile(r"(time|date|timestamp|created|updated|modified|uuid|session|token|elapsed|duration|"
                            r"random|nonce|expires|version|pid|hash|sha|checksum|stamp|_at$)", re.IGNORECASE)
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"  # an RFC 4122 uuid, unanchored
 _UUIDISH = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}|[0-9a-f]{32,}|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", re.IGNORECASE)
 
 # a result that reads as an error although isError is false (many servers answer failures as text)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from firefly_eval.facts import parse_result, succeeded
+from firefly_eval.facts import UUID_PATTERN, parse_result, succeeded
 from firefly_eval.generation.graph import param_concept
 from firefly_eval.generation.values import deref, discovered_values
 from firefly_eval.mcp.fleet import Fleet
@@ -27,7 +27,7 @@ _READS = re.compile(r"(^|_)(list|get|read|show|describe|status|log|logs|info|vie
 # servers on their own data (no curated cards) also: all_table_names, get_collection_count, peek_collection
 _OWN_READS = re.compile(r"(^|_)(names|count|peek)(_|$)")
 _ALL = ("all", "any", "*")
-_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.IGNORECASE)
+_UUID = re.compile(rf"\b{UUID_PATTERN}\b", re.IGNORECASE)
 
 
 def _snake(name: str) -> str:

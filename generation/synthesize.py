@@ -19,6 +19,7 @@ from typing import Any
 
 from firefly_eval.cards import OutputCard, ToolCard, _words, derived_card, slots, wording
 from firefly_eval.facts import (
+    UUID_PATTERN,
     UUIDISH,
     Fact,
     appears_in,
@@ -203,7 +204,7 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
     return None
 
 
-_OPAQUE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{12,40}", re.I)
+_OPAQUE = re.compile(rf"{UUID_PATTERN}|[0-9a-f]{{12,40}}", re.I)
 
 
 def _opaque_place(value: Any, src: _Step) -> str | None:
@@ -314,7 +315,7 @@ _SHAPES = [
     ("{G}. Tell me {A}.", "sentence"),
     ("Could you {g}? I'd like to know {A}.", "question"),
     ("Please {g}, and let me know {A}.", "request"),
-    ("I need {A}: {g}.", "need"),
+    ("I need to know {A}: {g}.", "need"),
 ]
 # a reference that names no particular thing: fine with one earlier step, ambiguous with more
 _VAGUE = {"that result", "that value", "that converted value", "that output", "that number", "that amount",
@@ -330,6 +331,7 @@ def _reference_phrase(noun: str) -> str:
     """"the sheet name" -> "that sheet": a reference names the thing, not its name or id."""
     noun = re.sub(r"^(the|a|an|that|this)\s+", "", noun.strip())
     noun = re.sub(r"\s+(name|id|identifier|value|number|index|key)$", "", noun) or noun
+    noun = re.sub(r"'s$", "", noun)  # "that note's key" -> "that note", not "that note's"
     return "that " + noun
 
 
@@ -419,9 +421,9 @@ def _bind_arguments(steps: list[_Step]) -> None:
             if prod is None:
                 continue
             src, out = prod
-            where = _place_in(value, _parsed(src.record)) if out is None else "field"
-            if out is None and param not in st.step.bound:
-                where = _opaque_place(value, src)  # a uuid no user types: the listing that showed it gave it
+            # a uuid no user types that the explorer did not bind: the listing that showed it gave it
+            where = "field" if out is not None else (
+                _place_in(value, _parsed(src.record)) if param in st.step.bound else _opaque_place(value, src))
             if out is None and where is None:
                 # a value the user states (a file name, a date) that an earlier text also shows, or an
                 # item deep in a listing: "that date" of a list of holidays is no particular date

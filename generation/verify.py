@@ -68,14 +68,19 @@ def name_leaks(task: Task, tools: dict[tuple[str, str], ToolSpec]) -> list[str]:
 
 
 _DOUBLE_WORD = re.compile(r"\b(\w{2,}) \1\b", re.I)
+# "I need who last changed ..." (a wh-clause where a noun belongs); "the note that note's points to" (a
+# possessive with no noun after it): wordings written before synthesis said "I need to know" and "that note"
+_UNGRAMMATICAL = re.compile(r"\bI need (?:who|how|which|what|whether|when|where)\b|\b\w+'s(?=\s*[.,;:?!]|\s+points\b)")
 
 
 def broken_wording(task: Task) -> list[str]:
     """A word twice in a row in the question or an answer description ("the the first table table", "the
-    first note note"): a reference or a value filled into a template that already said it."""
+    first note note"): a reference or a value filled into a template that already said it; or a
+    wording that does not parse (:data:`_UNGRAMMATICAL`)."""
     texts = [task.question] + [str(p.get("description", "")) for p in
                                (task.answer_schema.get("properties") or {}).values() if isinstance(p, dict)]
-    return [f"{m.group(0)!r} in {t[:60]!r}" for t in texts for m in _DOUBLE_WORD.finditer(t)]
+    return [f"{m.group(0)!r} in {t[:60]!r}" for t in texts for rx in (_DOUBLE_WORD, _UNGRAMMATICAL)
+            for m in rx.finditer(t)]
 
 
 def _stated(value: Any, server: str, padded_q: str, raw_q: str, worded: str | None) -> bool:

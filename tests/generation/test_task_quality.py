@@ -393,6 +393,28 @@ def test_a_reference_filled_into_a_template_that_names_the_thing_reads_once(ask,
         "question": f"Tell me {reads}.", "answer_schema": {"properties": {"x": {"description": reads}}}}))
 
 
+@pytest.mark.parametrize("broken,fixed", [
+    ("I need who last changed that file: show the log.", "I need to know who last changed that file: show the log."),
+    ("Tell me the text of the note that note's points to.", "Tell me the text of the note that note points to."),
+])
+def test_a_wording_that_does_not_parse_is_broken(broken, fixed):
+    from firefly_eval.generation.verify import broken_wording
+
+    task = Task(question=broken, tools=[("db", "describe")], answer={"x": "id"}, reference_calls=["a"],
+                answer_schema={"type": "object", "properties": {"x": {"type": "string", "description": "the x"}}},
+                servers=["db"], pattern="sequence")
+    assert broken_wording(task) and not broken_wording(task.model_copy(update={"question": fixed}))
+    assert not broken_wording(task.model_copy(update={"question": "Tell me that customer's city and that user's level."}))
+
+
+def test_a_possessive_reference_names_the_thing():
+    from firefly_eval.generation.synthesize import _insert_reference, _reference_phrase
+
+    phrase = _reference_phrase("that note's key")
+    assert phrase == "that note"
+    assert _insert_reference("find the notes linked to the note {key}", "key", phrase) == "find the notes linked to that note"
+
+
 @pytest.mark.parametrize("decided", [True, False])
 def test_a_check_that_the_earlier_listing_decides_is_guessable(decided):
     tools = {("br", "holidays"): _tool("br", "holidays", "year"), ("br", "is_holiday"): _tool("br", "is_holiday", "date"),

@@ -1,6 +1,7 @@
 """The warm pool: a server whose state lives in process memory gets a spare process, started ahead; an
 episode reset swaps the spare in (fresh memory, files restored in place) instead of starting a process,
-and starts the next spare in the background."""
+and starts the next spare in the background. A server with its own reset call (``firefly.reset_call``,
+tau2's ``reset_state``) is reset by that call instead: files restored in place, the process kept."""
 
 import sys
 from pathlib import Path
@@ -81,5 +82,46 @@ def test_no_pool_without_the_flag_or_for_servers_given_a_sandbox_path(tmp_path):
         finally:
             await fleet.close()
             await off.close()
+
+    anyio.run(go)
+
+
+RESET = {"tool": "reset_counter", "arguments": {"fail": False}}
+
+
+def test_a_reset_call_resets_memory_and_files_without_a_restart(tmp_path):
+    async def go():
+        fleet = Fleet([spec(reset_call=RESET)], sandbox_root=tmp_path / "root", warm_pool=True)
+        try:
+            await fleet.start()
+            pid = text(await fleet.call("st", "pid", {}))
+            assert not fleet.pooled("st") and "st" not in fleet._spares  # a call reset needs no spare process
+            await fleet.call("st", "add_one", {})
+            await fleet.call("st", "write_note", {"text": "changed"})
+            await fleet.reset_episode({"st"}, only=True)
+            assert text(await fleet.call("st", "pid", {})) == pid, "the reset restarted the server"
+            assert text(await fleet.call("st", "count", {})) == "0", "memory was not reset"
+            assert text(await fleet.call("st", "read_note", {})) == "", "files were not restored"
+            assert fleet.stats["call_resets"] == 1 and not fleet.stats["restarts"]
+            assert fleet.history.key("st") == "", "the reset call is no step of the next episode"
+        finally:
+            await fleet.close()
+
+    anyio.run(go)
+
+
+def test_a_reset_call_that_errors_restarts_the_server(tmp_path):
+    async def go():
+        fleet = Fleet([spec(reset_call={**RESET, "arguments": {"fail": True}})], sandbox_root=tmp_path / "root")
+        try:
+            await fleet.start()
+            pid = text(await fleet.call("st", "pid", {}))
+            await fleet.call("st", "add_one", {})
+            await fleet.reset_episode({"st"}, only=True)
+            assert text(await fleet.call("st", "pid", {})) != pid
+            assert text(await fleet.call("st", "count", {})) == "0"
+            assert fleet.stats["reset_call_failures"] == 1 and fleet.stats["restarts"] == 1
+        finally:
+            await fleet.close()
 
     anyio.run(go)
