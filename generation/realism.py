@@ -18,7 +18,7 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard, slots
 from firefly_eval.facts import appears_in
-from firefly_eval.generation.synthesize import _keyed, _parsed
+from firefly_eval.generation.synthesize import _keyed, _parsed, echoes
 from firefly_eval.generation.verify import answer_problems, name_leaks
 from firefly_eval.grading import normalize_text
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
@@ -47,9 +47,9 @@ def needs_chain(task: Task, calls: dict[str, CallRecord],
             if not sv or f" {sv} " in padded:
                 continue
             for rec in earlier:
-                pairs = _keyed(_parsed(rec))
-                if any(k == param and normalize_text(str(x)) == sv for k, x in pairs):
+                if echoes(param, value, rec):
                     continue  # a namespace every result echoes under its own name (tau2's state_key)
+                pairs = _keyed(_parsed(rec))
                 leaves = {normalize_text(str(x)) for _, x in pairs}
                 raw = str(value).strip()
                 if sv in leaves or (len(raw) >= 4 and appears_in(raw, result_text(rec.result))):

@@ -469,10 +469,20 @@ def _under(param: str, value: Any, src: _Step) -> bool:
     return any(k == param and normalize_text(str(x)) == sv for k, x in _keyed(_parsed(src.record)))
 
 
+def echoes(param: str, value: Any, rec: CallRecord) -> bool:
+    """``rec``'s result holds ``value`` under ``param`` at its top level, beside what it returns
+    (tau2's ``"state_key": ...`` envelope). A value nested in the result (tau2's ``parsed_content`` or
+    its echo of the call's ``arguments``: the reservation a lookup returns) is what the call is about."""
+    data = _parsed(rec)
+    return isinstance(data, dict) and param in data and not isinstance(data[param], (dict, list)) \
+        and normalize_text(str(data[param])) == normalize_text(str(value))
+
+
 def _echoed(param: str, value: Any, src: _Step, own: _Step | None = None) -> bool:
-    """The results echo ``param`` under its own name (``"state_key": ...``), the earlier one and the
-    step's own: a namespace the server repeats in every result, not information the chain produced."""
-    return _under(param, value, src) and (own is None or own is src or _under(param, value, own))
+    """The results echo ``param`` under its own name at their top level (:func:`echoes`), the earlier
+    one and the step's own: a namespace the server repeats in every result, not information the chain
+    produced, nor a subject the user states."""
+    return echoes(param, value, src.record) and (own is None or own is src or echoes(param, value, own.record))
 
 
 def _keyed(data: Any, key: str = "", depth: int = 0) -> list[tuple[str, Any]]:

@@ -7,7 +7,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from firefly_eval.cards import ToolCard, derived_card, wording
+from firefly_eval.cards import ToolCard, derived_card, slots, wording
 from firefly_eval.facts import appears_in, error_reason
 from firefly_eval.generation.synthesize import (
     WORKSPACE_ROOT,
@@ -96,6 +96,16 @@ def _stated(value: Any, server: str, padded_q: str, raw_q: str, worded: str | No
     return bool(nt) and (f" {nt} " in padded_q or nt in padded_q)
 
 
+def _implied_by_goal(card: ToolCard | None, param: str, value: Any) -> bool:
+    """The card's goal has no slot for ``param`` and every example call of the card passes ``value``:
+    the goal is written for that value (a date tool's ``action="diff"`` behind "count the days
+    between ..."), so the question states it by stating the goal."""
+    if card is None or card.source == "derived" or param in slots(card.goal):
+        return False
+    seen = [a[param] for a in card.args if param in a]
+    return bool(seen) and len(seen) == len(card.args) and all(x == value for x in seen)
+
+
 def self_contained(task: Task, calls: dict[str, CallRecord], tools: dict[tuple[str, str], ToolSpec],
                    cards: dict[tuple[str, str], ToolCard] | None = None) -> list[str]:
     """Every argument of every reference call is stated in the question, returned by an earlier
@@ -111,6 +121,8 @@ def self_contained(task: Task, calls: dict[str, CallRecord], tools: dict[tuple[s
             sch = props.get(param) if isinstance(props.get(param), dict) else {}
             if "default" in sch and sch["default"] == value:
                 continue
+            if _implied_by_goal(card, param, value):
+                continue  # "count the days between {date} and {date2}" is the card's goal for action=diff
             sv = str(value).strip() if not isinstance(value, (dict, list)) else ""
             if sv and any(appears_in(sv, t) for t in earlier):
                 continue  # produced by an earlier reference call

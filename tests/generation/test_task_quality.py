@@ -327,6 +327,35 @@ def test_a_namespace_every_result_echoes_is_no_chain():
     assert not needs_chain(task, {r.id: r for r in recs})
 
 
+def test_an_id_the_envelope_nests_is_what_the_calls_are_about():
+    """tau2 wraps every result as {"state_key", "arguments", "parsed_content"}: the reservation both
+    lookups work on sits in ``parsed_content`` and the echo of the arguments, not at the top level, so
+    it is a shared subject (one request about one reservation), while state_key stays a namespace."""
+    from firefly_eval.generation.synthesize import echoes
+
+    tools = {("air", "details"): _tool("air", "details", "reservation_id"),
+             ("air", "payments"): _tool("air", "payments", "reservation_id")}
+    cards = {("air", "details"): ToolCard(server="air", tool="details", goal="look up reservation {reservation_id}",
+                                          outputs=[OutputCard(key="parsed_content.destination", name="destination",
+                                                              ask="where that reservation flies to")]),
+             ("air", "payments"): ToolCard(server="air", tool="payments",
+                                           goal="list the payments of reservation {reservation_id}",
+                                           outputs=[OutputCard(key="parsed_content.total", name="total_paid",
+                                                               ask="how much was paid for that reservation")])}
+
+    def env(content: dict) -> dict:
+        return _text(json.dumps({"ok": True, "state_key": "ns/1", "arguments": {"reservation_id": "NO6JO3"},
+                                 "parsed_content": {"reservation_id": "NO6JO3", **content}}))
+
+    recs = [CallRecord(id="a", server="air", tool="details", arguments={"reservation_id": "NO6JO3"},
+                       result=env({"destination": "DFW"})),
+            CallRecord(id="b", server="air", tool="payments", arguments={"reservation_id": "NO6JO3"},
+                       result=env({"total": 2504}))]
+    assert echoes("state_key", "ns/1", recs[1]) and not echoes("reservation_id", "NO6JO3", recs[1])
+    task = _steps(tools, cards, recs, [(0, 1)])
+    assert task.reference_calls == ["a", "b"] and task.answer == {"destination": "DFW", "total_paid": 2504}
+
+
 def test_a_value_carried_into_an_option_the_request_never_mentions_is_no_chain():
     from firefly_eval.generation.realism import needs_chain
 

@@ -101,6 +101,28 @@ def test_checks_fail_on_call_scripts_unstated_arguments_and_error_answers():
     assert any("error" in p for p in answer_problems(task, broken))
 
 
+@pytest.mark.parametrize("fields,implied", [("all", True), ("contact", False)])
+def test_an_argument_every_example_of_the_card_passes_is_stated_by_its_goal(fields, implied):
+    """"find the city of ..." is written for fields="all" when every example call passes it; a call with
+    fields="contact" is another request the question does not state."""
+    exp = _exploration()
+    task = synthesize_task(exp, TOOLS, cards=CARDS)
+    calls = {c.id: c for c in exp.calls}
+    refs = [dict(r) for r in task.reference_arguments]
+    refs[1] = {**refs[1], "arguments": {**refs[1]["arguments"], "fields": fields}}
+    with_fields = task.model_copy(update={"reference_arguments": refs})
+    cards = dict(CARDS)
+    cards[("shop", "get_customer")] = CARDS[("shop", "get_customer")].model_copy(update={
+        "args": [{"customer_id": "C-1", "fields": "all"}, {"customer_id": "C-2", "fields": "all"}]})
+    tools = dict(TOOLS)  # no schema default: only the card can say the value is implied
+    spec = TOOLS[("shop", "get_customer")]
+    tools[("shop", "get_customer")] = spec.model_copy(update={"input_schema": {
+        **spec.input_schema, "properties": {**spec.input_schema["properties"], "fields": {"type": "string"}}}})
+    problems = self_contained(with_fields, calls, tools, cards)
+    assert (problems == []) is implied, problems
+    assert any("fields" in p for p in self_contained(with_fields, calls, tools, CARDS))  # no examples: not implied
+
+
 def test_an_error_step_gives_no_answer():
     with pytest.raises(SynthesisDrop) as drop:
         synthesize_task(_exploration(_text("User C-203 not found")), TOOLS, cards=CARDS)
