@@ -207,6 +207,13 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
 _OPAQUE = re.compile(rf"{UUID_PATTERN}|[0-9a-f]{{12,40}}", re.I)
 
 
+def _bound_before(value: Any, earlier: list[_Step]) -> tuple[int, str] | None:
+    """The (producer node, reference) an earlier step's argument with this value was bound to."""
+    sv = normalize_text(str(value))
+    return next(((n, phrase) for e in earlier for p, (n, phrase) in e.bound.items()
+                 if normalize_text(str(e.record.arguments.get(p))) == sv), None)
+
+
 def _opaque_place(value: Any, src: _Step) -> str | None:
     """Where an opaque id (a uuid, a long hex hash: nothing a user would type) sits in ``src``'s result text:
     ``"field"`` when it is the only one there, ``"first"`` when it is the first of several, else None (the
@@ -410,12 +417,21 @@ def _card_steps(exp: Exploration, tools: dict[tuple[str, str], ToolSpec],
 def _bind_arguments(steps: list[_Step]) -> None:
     """Where each argument comes from: an earlier step's result (referred to by meaning), or the
     user. A value the user already stated for an earlier step stays stated (a reference to it
-    would be ambiguous: "that item" when two items were named)."""
+    would be ambiguous: "that item" when two items were named); a value an earlier step took from
+    a result keeps that reference ("change that customer's address, then list that customer's
+    orders"), wherever later results repeat it."""
     for i, st in enumerate(steps):
         stated = {normalize_text(str(coerce(x))) for e in steps[:i] for pn, v in e.record.arguments.items()
                   if pn not in e.bound for x in (v if isinstance(v, list) else [v]) if not isinstance(x, (dict, list))}
         for param, value in st.record.arguments.items():
             if isinstance(value, (dict, list)) or normalize_text(str(value)) in stated:
+                continue
+            again = _bound_before(value, steps[:i])
+            if again is not None and not _DESTINATION.search(param) and _default(st.tool, param) != value:
+                if any(n == again[0] and normalize_text(str(st.record.arguments.get(p))) == normalize_text(str(value))
+                       for p, (n, _) in st.bound.items()):
+                    raise SynthesisDrop("dropped_degenerate_call")  # one value twice in one call
+                st.bound[param] = again
                 continue
             prod = _producer(value, steps[:i])
             if prod is None:

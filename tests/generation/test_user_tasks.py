@@ -123,6 +123,30 @@ def test_an_argument_every_example_of_the_card_passes_is_stated_by_its_goal(fiel
     assert any("fields" in p for p in self_contained(with_fields, calls, tools, CARDS))  # no examples: not implied
 
 
+def test_a_value_bound_once_keeps_its_reference_where_later_results_repeat_it():
+    """The customer id came from the order lookup; the customer record repeats it twice (its own field and
+    an echo of the arguments), so it is no particular field there, but the third step still takes it
+    from the chain: "... that customer's orders", never the id itself."""
+    tools = {**TOOLS, ("shop", "list_orders"): ToolSpec(
+        server="shop", name="list_orders", description="List a customer's orders.",
+        input_schema={"type": "object", "properties": {"customer_id": {"type": "string"}}, "required": ["customer_id"]})}
+    cards = {**CARDS, ("shop", "list_orders"): ToolCard(
+        server="shop", tool="list_orders", goal="list the orders of {customer_id}", inputs={"customer_id": "the customer"},
+        outputs=[OutputCard(key="count", name="order_count", ask="how many orders that customer has")])}
+    exp = _exploration(_text(json.dumps({"customer_id": "C-203", "name": "Ada Okafor", "city": "Porto",
+                                         "arguments": {"customer_id": "C-203"}})))
+    r2 = CallRecord(id="r2", server="shop", tool="list_orders", arguments={"customer_id": "C-203"},
+                    result=_text(json.dumps({"count": 4, "orders": ["O-5004", "O-5010", "O-5011", "O-5020"]})))
+    exp = Exploration(exp.plan.model_copy(update={"nodes": [*exp.plan.nodes, ("shop", "list_orders")],
+                                                  "edges": [(0, 1), (1, 2)]}),
+                      [*exp.steps, StepResult(2, r2, [r2], bound={"customer_id": 1})], [*exp.calls, r2])
+    task = synthesize_task(exp, tools, cards=cards)
+    assert task.reference_calls == ["r0", "r1", "r2"], task.question
+    assert "C-203" not in task.question and task.question.count("the customer who placed that order") == 2
+    assert task.answer["order_count"] == 4
+    assert self_contained(task, {c.id: c for c in exp.calls}, tools, cards) == []
+
+
 def test_an_error_step_gives_no_answer():
     with pytest.raises(SynthesisDrop) as drop:
         synthesize_task(_exploration(_text("User C-203 not found")), TOOLS, cards=CARDS)
