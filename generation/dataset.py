@@ -251,7 +251,7 @@ def _splits(dataset_dir: Path, split: str) -> list[Task]:
 
 
 def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: int | None = None,
-                 chain_first: bool = False, verify_replay: bool = True,
+                 chain_first: bool = False, longer_first: bool = False, verify_replay: bool = True,
                  never: set[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Copy one split of built datasets (with only the calls it needs) to ``out`` (e.g. the shipped set).
 
@@ -259,7 +259,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     (:class:`Duplicates`); ``split="all"`` takes every split of each. ``limit``: keep at most this
     many tasks, a deterministic sample (lowest task ids: ids are content hashes, so this is an unbiased
     draw that a rerun repeats); with ``chain_first`` the tasks whose chain is needed are drawn first
-    (the draw is then biased towards them, and says so in the report).
+    (the draw is then biased towards them, and says so in the report); with ``longer_first``, within each
+    of those groups tasks of 3 or more calls come first (the paper's set has ~3.0 calls per task).
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
@@ -280,7 +281,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     if limit is not None and len(tasks) > limit:
         by_id = {c.id: c for c in calls}
         # chain_first: tasks that need their chain are drawn first (the held-out set measures tool use)
-        tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id, cards)), t.id))[:limit]
+        tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id, cards)),
+                                             longer_first and len(t.reference_calls) < 3, t.id))[:limit]
     tools = list({t.key: t for d in dirs for x in (d / "tools.jsonl").read_text().splitlines() if x
                   for t in [ToolSpec.model_validate_json(x)]}.values())
     stateful = {s for d in dirs for s in json.loads((d / "meta.json").read_text())["stateful_servers"]}
@@ -302,6 +304,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                      "source_counts": report["counts"],
                                                                      "realism": realism(tasks, calls, tools, cards),
                                                                      "sample": {"limit": limit,
-                                                                                "chain_first": chain_first},
+                                                                                "chain_first": chain_first,
+                                                                                "longer_first": longer_first},
                                                                      "not_shipped_broken_wording": sorted(garbled)})
 

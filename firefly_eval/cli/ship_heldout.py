@@ -19,6 +19,8 @@ def ship_heldout(run: list[Path] = typer.Option(..., "--run", help="A finished `
                  chain_first: bool = typer.Option(True, help="With --limit, draw tasks whose chain is needed (a "
                                                              "reference argument an earlier call returned, not "
                                                              "stated in the question) before the others."),
+                 longer_first: bool = typer.Option(True, help="With --limit, draw tasks of 3 or more calls before "
+                                                              "shorter ones (after --chain-first)."),
                  out: Path | None = typer.Option(None, help="Target (default: the package's data/heldout).")) -> None:
     """Replace the embedded held-out set with a split of a generation run (maintainers)."""
     from firefly_eval.cards import load_cards
@@ -30,6 +32,6 @@ def ship_heldout(run: list[Path] = typer.Option(..., "--run", help="A finished `
             raise typer.BadParameter(f"{r}: no built dataset (run `firefly generate --out {r}` to the end first)",
                                      param_hint="--run")
     report = export_split([r / "dataset" for r in run], split, out or shipped_path(), limit=limit,
-                          chain_first=chain_first,
+                          chain_first=chain_first, longer_first=longer_first,
                           never={k for k, c in load_cards().items() if c.use == "never"})
     console.print(report["counts"], f"calls: {report['calls']}")

@@ -85,3 +85,17 @@ def test_the_same_question_and_answer_on_other_servers_is_a_repeat():
     assert not dups.seen(sqlite)
     assert dups.seen(dbhub)  # one company database served by two servers asks one question
     assert not dups.seen(other_answer)
+
+
+def test_export_split_longer_first_draws_tasks_of_three_calls_first(tmp_path):
+    from firefly_eval.generation.dataset import export_split
+
+    tasks = [_task(i, f"t{i}").model_copy(update={"reference_calls": [f"c{i}"] * (3 if i % 4 == 0 else 2)})
+             for i in range(40)]
+    build_dataset(tasks, [], tmp_path / "d", test_share=0.0, verify_replay=False)
+    report = export_split(tmp_path / "d", "train", tmp_path / "long", limit=10, longer_first=True, verify_replay=False)
+    plain = export_split(tmp_path / "d", "train", tmp_path / "plain", limit=10, verify_replay=False)
+    long, short = load_tasks(tmp_path / "long", "test"), load_tasks(tmp_path / "plain", "test")
+    assert all(len(t.reference_calls) == 3 for t in long)  # the 10 tasks of 3 calls, before any of 2
+    assert sum(len(t.reference_calls) == 3 for t in short) < 10
+    assert report["sample"]["longer_first"] and not plain["sample"]["longer_first"]
