@@ -251,7 +251,8 @@ def _splits(dataset_dir: Path, split: str) -> list[Task]:
 
 
 def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: int | None = None,
-                 chain_first: bool = False, longer_first: bool = False, verify_replay: bool = True,
+                 chain_first: bool = False, longer_first: bool = False, max_server_share: float | None = None,
+                 verify_replay: bool = True,
                  never: set[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Copy one split of built datasets (with only the calls it needs) to ``out`` (e.g. the shipped set).
 
@@ -260,7 +261,9 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     many tasks, a deterministic sample (lowest task ids: ids are content hashes, so this is an unbiased
     draw that a rerun repeats); with ``chain_first`` the tasks whose chain is needed are drawn first
     (the draw is then biased towards them, and says so in the report); with ``longer_first``, within each
-    of those groups tasks of 3 or more calls come first (the paper's set has ~3.0 calls per task).
+    of those groups tasks of 3 or more calls come first (the paper's set has ~3.0 calls per task);
+    ``max_server_share``: in that order, a task is skipped while one of its servers already has this
+    share of ``limit`` (the runs' own cap does not hold for a merge of several runs).
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
@@ -282,7 +285,15 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
         by_id = {c.id: c for c in calls}
         # chain_first: tasks that need their chain are drawn first (the held-out set measures tool use)
         tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id, cards)),
-                                             longer_first and len(t.reference_calls) < 3, t.id))[:limit]
+                                             longer_first and len(t.reference_calls) < 3, t.id))
+        cap = max(1, int(max_server_share * limit + 0.5)) if max_server_share else len(tasks)
+        per_server: Counter[str] = Counter()
+        drawn: list[Task] = []
+        for t in tasks:
+            if len(drawn) < limit and all(per_server[s] < cap for s in t.servers):
+                per_server.update(t.servers)
+                drawn.append(t)
+        tasks = drawn
     tools = list({t.key: t for d in dirs for x in (d / "tools.jsonl").read_text().splitlines() if x
                   for t in [ToolSpec.model_validate_json(x)]}.values())
     stateful = {s for d in dirs for s in json.loads((d / "meta.json").read_text())["stateful_servers"]}
@@ -305,6 +316,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                      "realism": realism(tasks, calls, tools, cards),
                                                                      "sample": {"limit": limit,
                                                                                 "chain_first": chain_first,
-                                                                                "longer_first": longer_first},
+                                                                                "longer_first": longer_first,
+                                                                                "max_server_share": max_server_share},
                                                                      "not_shipped_broken_wording": sorted(garbled)})
 

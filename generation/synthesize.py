@@ -329,6 +329,7 @@ _VAGUE = {"that result", "that value", "that converted value", "that output", "t
           "that text", "that calculation"}
 # tools that make something new: the name of what they make is the user's choice, not an earlier result
 _MAKES = re.compile(r"^(create|new|make|generate|init|save_as|export)", re.I)
+_NEW_THING = re.compile(r"(?:the |a )?new\b", re.I)  # a card input "the new file": what the user names
 _DESTINATION = re.compile(r"(?i:(^|_)(dest|destination|target|new|output|out|to_path|save_as)(_|$))|^(to|new|dest)[A-Z]")
 _UNDO = [("add", "remove"), ("add", "delete"), ("insert", "delete"), ("create", "delete"), ("set", "clear"),
          ("stage", "unstage"), ("lock", "unlock"), ("hide", "show"), ("open", "close"), ("rename", "rename")]
@@ -427,7 +428,8 @@ def _bind_arguments(steps: list[_Step]) -> None:
             if isinstance(value, (dict, list)) or normalize_text(str(value)) in stated:
                 continue
             again = _bound_before(value, steps[:i])
-            if again is not None and not _DESTINATION.search(param) and _default(st.tool, param) != value:
+            if again is not None and not _DESTINATION.search(param) and _default(st.tool, param) != value \
+                    and not _NEW_THING.match(st.card.inputs.get(param, "")):
                 if any(n == again[0] and normalize_text(str(st.record.arguments.get(p))) == normalize_text(str(value))
                        for p, (n, _) in st.bound.items()):
                     raise SynthesisDrop("dropped_degenerate_call")  # one value twice in one call
@@ -445,8 +447,9 @@ def _bind_arguments(steps: list[_Step]) -> None:
                 # item deep in a listing: "that date" of a list of holidays is no particular date
                 continue
             first = where == "first"
-            if (_MAKES.match(st.record.tool) and src.record.tool != st.record.tool) or _DESTINATION.search(param):
-                continue  # the name of a new thing is the user's choice, not an earlier result
+            if (_MAKES.match(st.record.tool) and src.record.tool != st.record.tool) or _DESTINATION.search(param) \
+                    or _NEW_THING.match(st.card.inputs.get(param, "")):
+                continue  # the name of a new thing is the user's choice, not an earlier result ("save a new file")
             if _default(st.tool, param) == value or (out is None and _echoed(param, value, src, st)):
                 continue  # the tool's own default or a namespace every result echoes (tau2's state_key)
             if out is None and isinstance(value, (int, float)) and not _under(param, value, src):
@@ -544,7 +547,8 @@ def _fill(text: str, st: _Step, root: str = WORKSPACE_ROOT) -> str:
 def _fill_slots(text: str, st: _Step, root: str) -> str:
     for param in slots(text):
         if param in st.bound:  # "the primary key of that table", not the value the chain produced
-            text = text.replace("{" + param + "}", st.bound[param][1])
+            while "{" + param + "}" in text:  # "linked to the note {key}" + "that note": "linked to that note"
+                text = _insert_reference(text, param, st.bound[param][1])
             continue
         value = st.record.arguments.get(param, _default(st.tool, param))
         if value is _MISSING:

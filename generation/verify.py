@@ -69,18 +69,30 @@ def name_leaks(task: Task, tools: dict[tuple[str, str], ToolSpec]) -> list[str]:
 
 _DOUBLE_WORD = re.compile(r"\b(\w{2,}) \1\b", re.I)
 # "I need who last changed ..." (a wh-clause where a noun belongs); "the note that note's points to" (a
-# possessive with no noun after it): wordings written before synthesis said "I need to know" and "that note"
-_UNGRAMMATICAL = re.compile(r"\bI need (?:who|how|which|what|whether|when|where)\b|\b\w+'s(?=\s*[.,;:?!]|\s+points\b)")
+# possessive with no noun after it); "linked to the note that note" (a reference pasted into the slot of a
+# noun phrase that already names the thing): wordings written before synthesis said "I need to know" and
+# "that note", and placed references in answer asks as in goals; "save that new file" (a new thing's name
+# is the user's choice, never a reference); "convert the time the date of ..." (a date where a time belongs)
+_UNGRAMMATICAL = re.compile(r"\bI need (?:who|how|which|what|whether|when|where)\b|\b\w+'s(?=\s*[.,;:?!]|\s+points\b)"
+                            r"|\bthe (\w+) that \1\b|\bthat new\b|\bthe time (?:the|that)\b")
 
 
 def broken_wording(task: Task) -> list[str]:
     """A word twice in a row in the question or an answer description ("the the first table table", "the
-    first note note"): a reference or a value filled into a template that already said it; or a
-    wording that does not parse (:data:`_UNGRAMMATICAL`)."""
+    first note note"): a reference or a value filled into a template that already said it; a
+    wording that does not parse (:data:`_UNGRAMMATICAL`); or a negative answer asked "between" two
+    things with no direction (its sign is the reader's guess)."""
     texts = [task.question] + [str(p.get("description", "")) for p in
                                (task.answer_schema.get("properties") or {}).values() if isinstance(p, dict)]
-    return [f"{m.group(0)!r} in {t[:60]!r}" for t in texts for rx in (_DOUBLE_WORD, _UNGRAMMATICAL)
-            for m in rx.finditer(t)]
+    problems = [f"{m.group(0)!r} in {t[:60]!r}" for t in texts for rx in (_DOUBLE_WORD, _UNGRAMMATICAL)
+                for m in rx.finditer(t)]
+    props = task.answer_schema.get("properties") or {}
+    for name, value in task.answer.items():  # "the number of days between the two dates" = -2: which sign?
+        desc = str((props.get(name) or {}).get("description", "")) if isinstance(props.get(name), dict) else ""
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0 \
+                and re.search(r"\bbetween\b", desc) and not re.search(r"negative|minus|sign", desc):
+            problems.append(f"{name}: a negative {value} asked as {desc!r} (no direction)")
+    return problems
 
 
 def _stated(value: Any, server: str, padded_q: str, raw_q: str, worded: str | None) -> bool:

@@ -99,3 +99,15 @@ def test_export_split_longer_first_draws_tasks_of_three_calls_first(tmp_path):
     assert all(len(t.reference_calls) == 3 for t in long)  # the 10 tasks of 3 calls, before any of 2
     assert sum(len(t.reference_calls) == 3 for t in short) < 10
     assert report["sample"]["longer_first"] and not plain["sample"]["longer_first"]
+
+
+def test_export_split_caps_each_servers_share_of_the_draw(tmp_path):
+    from firefly_eval.generation.dataset import export_split
+
+    tasks = [_task(i, f"t{i}").model_copy(update={"servers": ["big" if i < 30 else f"s{i}"]}) for i in range(40)]
+    build_dataset(tasks, [], tmp_path / "d", test_share=0.0, verify_replay=False)
+    report = export_split(tmp_path / "d", "train", tmp_path / "cap", limit=10, max_server_share=0.2,
+                          verify_replay=False)
+    drawn = load_tasks(tmp_path / "cap", "test")
+    assert len(drawn) == 10 and sum(t.servers == ["big"] for t in drawn) == 2  # 20% of 10
+    assert report["sample"]["max_server_share"] == 0.2

@@ -424,7 +424,10 @@ def test_a_reference_filled_into_a_template_that_names_the_thing_reads_once(ask,
 
 @pytest.mark.parametrize("broken,fixed", [
     ("I need who last changed that file: show the log.", "I need to know who last changed that file: show the log."),
-    ("Tell me the text of the note that note's points to.", "Tell me the text of the note that note points to."),
+    ("Tell me the text of the note that note's points to.", "Tell me the text of the note linked from that note."),
+    ("Tell me how many notes are linked to the note that note.", "Tell me how many notes are linked to that note."),
+    ("Find the Python file, then save that new file that says \"hi\".", "Find the Python file, then save notes.txt that says \"hi\"."),
+    ("Convert the time the date of the newest order in UTC to Tokyo time.", "Convert 09:00 on the date of the newest order in UTC to Tokyo time."),
 ])
 def test_a_wording_that_does_not_parse_is_broken(broken, fixed):
     from firefly_eval.generation.verify import broken_wording
@@ -436,12 +439,36 @@ def test_a_wording_that_does_not_parse_is_broken(broken, fixed):
     assert not broken_wording(task.model_copy(update={"question": "Tell me that customer's city and that user's level."}))
 
 
+@pytest.mark.parametrize("desc,value,broken", [
+    ("the number of days between the two dates", -2, True),
+    ("the number of days between the two dates", 2, False),
+    ("the number of days from 2025-01-03 to 2025-01-01 (negative if 2025-01-01 comes first)", -2, False),
+])
+def test_a_negative_answer_asked_between_two_things_has_no_sign(desc, value, broken):
+    from firefly_eval.generation.verify import broken_wording
+
+    task = Task(question="Count the days between 2025-01-03 and 2025-01-01.", tools=[("d", "diff")], answer={"days": value},
+                answer_schema={"type": "object", "properties": {"days": {"type": "integer", "description": desc}}},
+                reference_calls=["a"], servers=["d"], pattern="sequence")
+    assert bool(broken_wording(task)) is broken
+
+
 def test_a_possessive_reference_names_the_thing():
     from firefly_eval.generation.synthesize import _insert_reference, _reference_phrase
 
     phrase = _reference_phrase("that note's key")
     assert phrase == "that note"
     assert _insert_reference("find the notes linked to the note {key}", "key", phrase) == "find the notes linked to that note"
+
+
+def test_an_ask_takes_a_reference_the_way_a_goal_does():
+    from types import SimpleNamespace
+
+    from firefly_eval.generation.synthesize import _fill
+
+    st = SimpleNamespace(bound={"key": (0, "that note")})
+    assert _fill("how many notes are linked to the note {key}", st) == "how many notes are linked to that note"
+    assert _fill("the text of the note linked from {key}", st) == "the text of the note linked from that note"
 
 
 @pytest.mark.parametrize("decided", [True, False])
