@@ -267,7 +267,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
-    from firefly_eval.generation.verify import broken_wording
+    from firefly_eval.generation.verify import broken_wording, misplaced_edits
     from firefly_eval.simulator.records import read_records
 
     cards = load_cards()
@@ -278,7 +278,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
     garbled = {t.id for t in tasks if broken_wording(t)}  # written before the check existed: not shipped
-    tasks = [t for t in tasks if t.id not in garbled]
+    misplaced = {t.id for t in tasks if misplaced_edits(t)}  # likewise
+    tasks = [t for t in tasks if t.id not in garbled | misplaced]
     calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())
     dataset_dir = dirs[0]
     if limit is not None and len(tasks) > limit:
@@ -318,5 +319,6 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                                 "chain_first": chain_first,
                                                                                 "longer_first": longer_first,
                                                                                 "max_server_share": max_server_share},
-                                                                     "not_shipped_broken_wording": sorted(garbled)})
+                                                                     "not_shipped_broken_wording": sorted(garbled),
+                                                                     "not_shipped_misplaced_edit": sorted(misplaced)})
 

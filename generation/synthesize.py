@@ -324,6 +324,10 @@ _SHAPES = [
     ("Please {g}, and let me know {A}.", "request"),
     ("I need to know {A}: {g}.", "need"),
 ]
+# an ask that refers to something a step finds: it cannot open the question, before that step is told
+ANSWER_FIRST_REFERENCE = re.compile(r"\b(?:those|these|this)\b|\bthe two\b|\bthe (?:first|second) (?:date|time|value)s?\b"
+                                    r"|\bthat (?!(?:is|are|was|were|has|have|had|differs?|changed|contains?|touched|"
+                                    r"points?|holds?|matches?|uses?|comes?)\b)")
 # a reference that names no particular thing: fine with one earlier step, ambiguous with more
 _VAGUE = {"that result", "that value", "that converted value", "that output", "that number", "that amount",
           "that text", "that calculation"}
@@ -822,7 +826,9 @@ def _question(used: list[_Step], rng: random.Random, root: str) -> str:
     for st in used:
         goals.append((_goal(st, root, folders, places), bool(st.bound)))
     asks = [o.ask for st in reversed(used) for o, _ in st.answers]
-    shape, _name = rng.choice(_SHAPES)
+    shape, name = rng.choice(_SHAPES)
+    if name == "need" and any(ANSWER_FIRST_REFERENCE.search(a) for a in asks):
+        shape = _SHAPES[0][0]  # "I need to know that date's week: ..." would name "that date" before it is found
     g = _join_goals(goals)
     question = shape.format(G=g[:1].upper() + g[1:], g=g, A=_and(asks))
     if places:

@@ -10,6 +10,7 @@ from typing import Any
 from firefly_eval.cards import ToolCard, derived_card, slots, wording
 from firefly_eval.facts import appears_in, error_reason
 from firefly_eval.generation.synthesize import (
+    ANSWER_FIRST_REFERENCE,
     WORKSPACE_ROOT,
     SynthesisDrop,
     fact_value,
@@ -17,10 +18,12 @@ from firefly_eval.generation.synthesize import (
     value_in_text,
 )
 from firefly_eval.grading import grade, normalize_text
+from firefly_eval.generation.sheet_edits import misplaced_sheet_edits
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
-__all__ = ["Verifier", "answer_problems", "leaks", "name_leaks", "perturb", "self_check", "self_contained"]
+__all__ = ["Verifier", "answer_problems", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
+           "self_contained"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
 _SCRIPT = re.compile(r"`|\b[A-Za-z_][\w.]*\s?=\s?\S|\b(use|call|run|invoke) (the )?\w+ (tool|server|function)\b",
@@ -80,12 +83,16 @@ _UNGRAMMATICAL = re.compile(r"\bI need (?:who|how|which|what|whether|when|where)
 def broken_wording(task: Task) -> list[str]:
     """A word twice in a row in the question or an answer description ("the the first table table", "the
     first note note"): a reference or a value filled into a template that already said it; a
-    wording that does not parse (:data:`_UNGRAMMATICAL`); or a negative answer asked "between" two
+    wording that does not parse (:data:`_UNGRAMMATICAL`); answers asked first that refer to what a later
+    step finds ("I need to know the week of that date: ..."); or a negative answer asked "between" two
     things with no direction (its sign is the reader's guess)."""
     texts = [task.question] + [str(p.get("description", "")) for p in
                                (task.answer_schema.get("properties") or {}).values() if isinstance(p, dict)]
     problems = [f"{m.group(0)!r} in {t[:60]!r}" for t in texts for rx in (_DOUBLE_WORD, _UNGRAMMATICAL)
                 for m in rx.finditer(t)]
+    head = re.match(r"I need to know (.+?): ", task.question)
+    if head and ANSWER_FIRST_REFERENCE.search(head.group(1)):  # "I need to know that date's week: ..."
+        problems.append(f"answers asked before what they refer to: {head.group(1)[:60]!r}")
     props = task.answer_schema.get("properties") or {}
     for name, value in task.answer.items():  # "the number of days between the two dates" = -2: which sign?
         desc = str((props.get(name) or {}).get("description", "")) if isinstance(props.get(name), dict) else ""
@@ -162,6 +169,16 @@ def answer_problems(task: Task, calls: dict[str, CallRecord]) -> list[str]:
         if _HOST.search(str(task.answer.get(name, ""))):
             problems.append(f"{name}: the host environment")
     return problems
+
+
+def misplaced_edits(task: Task) -> list[str]:
+    """Spreadsheet edits of the seed world's workbook beside or over its data
+    (:func:`~firefly_eval.generation.sheet_edits.misplaced_sheet_edits`)."""
+    from firefly_eval.world import build_world
+
+    if not any("sheet" in (ref.get("arguments") or {}) for ref in task.reference_arguments):
+        return []
+    return misplaced_sheet_edits(task, build_world(), WORKSPACE_ROOT)
 
 
 def leaks(task: Task) -> list[str]:
@@ -257,6 +274,7 @@ class Verifier:
         by_id = {c.id: c for c in calls}
         for counter, found in (("dropped_leak", leaks(task)), ("dropped_name_leak", name_leaks(task, self.tools)),
                                ("dropped_broken_wording", broken_wording(task)),
+                               ("dropped_misplaced_edit", misplaced_edits(task)),
                                ("dropped_not_information", answer_problems(task, by_id)),
                                ("dropped_not_self_contained", self_contained(task, by_id, self.tools, self.cards))):
             if found:

@@ -423,7 +423,7 @@ def test_a_reference_filled_into_a_template_that_names_the_thing_reads_once(ask,
 
 
 @pytest.mark.parametrize("broken,fixed", [
-    ("I need who last changed that file: show the log.", "I need to know who last changed that file: show the log."),
+    ("I need who last changed README.md: show the log.", "I need to know who last changed README.md: show the log."),
     ("Tell me the text of the note that note's points to.", "Tell me the text of the note linked from that note."),
     ("Tell me how many notes are linked to the note that note.", "Tell me how many notes are linked to that note."),
     ("Find the Python file, then save that new file that says \"hi\".", "Find the Python file, then save notes.txt that says \"hi\"."),
@@ -437,6 +437,22 @@ def test_a_wording_that_does_not_parse_is_broken(broken, fixed):
                 servers=["db"], pattern="sequence")
     assert broken_wording(task) and not broken_wording(task.model_copy(update={"question": fixed}))
     assert not broken_wording(task.model_copy(update={"question": "Tell me that customer's city and that user's level."}))
+
+
+@pytest.mark.parametrize("question,broken", [
+    ("I need to know the ISO week of that date: find the date of the newest order.", True),
+    ("I need to know that customer's city and the ids of that customer's orders: find the customer of order 5.", True),
+    ("I need to know the number of days from the first date to the second: find the newest order's date.", True),
+    ("Find the date of the newest order. Tell me the ISO week of that date.", False),
+    ("I need to know the branch that is checked out and the first file that differs: show the status.", False),
+])
+def test_answers_asked_first_may_not_refer_to_what_a_later_step_finds(question, broken):
+    from firefly_eval.generation.verify import broken_wording
+
+    task = Task(question=question, tools=[("d", "x")], answer={"x": "1"}, reference_calls=["a"], servers=["d"],
+                answer_schema={"type": "object", "properties": {"x": {"type": "string", "description": "the x"}}},
+                pattern="sequence")
+    assert bool(broken_wording(task)) is broken
 
 
 @pytest.mark.parametrize("desc,value,broken", [
