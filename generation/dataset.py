@@ -267,7 +267,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
-    from firefly_eval.generation.verify import broken_wording, misplaced_edits
+    from firefly_eval.generation.verify import broken_wording, decided_answers, misplaced_edits
     from firefly_eval.simulator.records import read_records
 
     cards = load_cards()
@@ -279,7 +279,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
     garbled = {t.id for t in tasks if broken_wording(t)}  # written before the check existed: not shipped
     misplaced = {t.id for t in tasks if misplaced_edits(t)}  # likewise
-    tasks = [t for t in tasks if t.id not in garbled | misplaced]
+    decided = {t.id for t in tasks if decided_answers(t, cards)}  # a card's decided_by written after the task
+    tasks = [t for t in tasks if t.id not in garbled | misplaced | decided]
     calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())
     dataset_dir = dirs[0]
     if limit is not None and len(tasks) > limit:
@@ -320,5 +321,6 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                                 "longer_first": longer_first,
                                                                                 "max_server_share": max_server_share},
                                                                      "not_shipped_broken_wording": sorted(garbled),
-                                                                     "not_shipped_misplaced_edit": sorted(misplaced)})
+                                                                     "not_shipped_misplaced_edit": sorted(misplaced),
+                                                                     "not_shipped_decided_answer": sorted(decided)})
 

@@ -22,7 +22,7 @@ from firefly_eval.generation.sheet_edits import misplaced_sheet_edits
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
-__all__ = ["Verifier", "answer_problems", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
+__all__ = ["Verifier", "answer_problems", "decided_answers", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
            "self_contained"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
@@ -179,6 +179,22 @@ def misplaced_edits(task: Task) -> list[str]:
     if not any("sheet" in (ref.get("arguments") or {}) for ref in task.reference_arguments):
         return []
     return misplaced_sheet_edits(task, build_world(), WORKSPACE_ROOT)
+
+
+def decided_answers(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
+    """Answers of a call whose input came from a tool its card says decides them (a card's ``decided_by``:
+    "find the next business day, then check whether that day is a holiday" is always false)."""
+    nodes = (task.dag or {}).get("nodes") or []
+    answered = {src.get("call") for src in task.provenance.get("answer_sources", {}).values()}
+    tools = {c: (r["server"], r["tool"]) for c, r in zip(task.reference_calls, task.reference_arguments, strict=False)}
+    problems = []
+    for b in task.provenance.get("bound_arguments") or []:
+        card = cards.get(tools.get(b.get("call"), ("", "")))
+        src = b.get("from_node")
+        if card and b.get("call") in answered and isinstance(src, int) and 0 <= src < len(nodes) \
+                and nodes[src][1] in card.decided_by:
+            problems.append(f"{card.tool}: its answer is decided by {nodes[src][1]}'s result")
+    return problems
 
 
 def leaks(task: Task) -> list[str]:

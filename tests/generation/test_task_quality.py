@@ -532,3 +532,22 @@ def test_a_price_in_a_text_that_shows_the_change_does_not_depend_on_it():
     with pytest.raises(SynthesisDrop) as e:
         _steps(tools, cards, recs, [(0, 1)], stateful={"xl"})
     assert e.value.reason in ("dropped_pointless_change", "dropped_trivial")
+
+
+def test_an_answer_decided_by_the_earlier_tool_is_named_at_export():
+    from firefly_eval.cards import load_cards
+    from firefly_eval.generation.verify import decided_answers
+
+    task = Task(question="Find the next Brazilian business day after 2025-11-14 and check whether it is a holiday.",
+                tools=[("brasil", "proximo_dia_util"), ("brasil", "is_feriado_nacional")], answer={"is_holiday": False},
+                answer_schema={"type": "object", "properties": {"is_holiday": {"type": "boolean"}}},
+                reference_calls=["p", "h"], servers=["brasil"], pattern="sequence",
+                reference_arguments=[{"server": "brasil", "tool": "proximo_dia_util", "arguments": {"date": "2025-11-14"}},
+                                     {"server": "brasil", "tool": "is_feriado_nacional", "arguments": {"date": "2025-11-17"}}],
+                dag={"nodes": [["brasil", "proximo_dia_util"], ["brasil", "is_feriado_nacional"]], "edges": [[0, 1]]},
+                provenance={"answer_sources": {"is_holiday": {"call": "h", "key": "is_feriado"}},
+                            "bound_arguments": [{"call": "h", "from_node": 0, "param": "date"}]})
+    cards = load_cards()
+    assert decided_answers(task, cards) == ["is_feriado_nacional: its answer is decided by proximo_dia_util's result"]
+    free = task.model_copy(update={"provenance": {**task.provenance, "bound_arguments": []}})
+    assert decided_answers(free, cards) == []  # the date stated by the user: a real question
