@@ -218,13 +218,14 @@ def _write_card(out: Path, report: dict[str, Any]) -> None:
 
 class Duplicates:
     """The same task twice: the same tools and answer (the same goal worded another way), a question
-    at least 95% like one already seen for the same tools, or the same question with the same answer on
-    other servers (one company database served by sqlite and by dbhub asks one question)."""
+    at least 95% like one already seen for the same tools, or a question at least 90% like one with the
+    same answer on other tools (one company database served by sqlite and by dbhub asks one question;
+    "count the days between X and Y" by calcnpm and "count the days from X to Y" by casualtime is one)."""
 
     def __init__(self) -> None:
         self.questions: dict[tuple, list[str]] = {}
         self.answers: set[tuple] = set()
-        self.asked: set[tuple[str, str]] = set()
+        self.asked: dict[str, list[str]] = {}
 
     def seen(self, task: Task) -> bool:
         """Whether ``task`` repeats one seen before; a new task is remembered."""
@@ -232,13 +233,14 @@ class Duplicates:
 
         sig = tuple(sorted(map(tuple, task.tools)))
         answer = json.dumps(task.answer, sort_keys=True, ensure_ascii=False)
-        asked = (" ".join(task.question.split()), answer)
-        if (sig, answer) in self.answers or asked in self.asked \
+        question = " ".join(task.question.split())
+        if (sig, answer) in self.answers \
+                or any(fuzz.ratio(question, q) >= 90 for q in self.asked.get(answer, [])) \
                 or any(fuzz.ratio(task.question, q) >= 95 for q in self.questions.get(sig, [])):
             return True
         self.questions.setdefault(sig, []).append(task.question)
         self.answers.add((sig, answer))
-        self.asked.add(asked)
+        self.asked.setdefault(answer, []).append(question)
         return False
 
 

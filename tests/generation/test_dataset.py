@@ -85,6 +85,8 @@ def test_the_same_question_and_answer_on_other_servers_is_a_repeat():
     assert not dups.seen(sqlite)
     assert dups.seen(dbhub)  # one company database served by two servers asks one question
     assert not dups.seen(other_answer)
+    reworded = sqlite.model_copy(update={"tools": [("casualtime", "days")], "question": sqlite.question + "."})
+    assert dups.seen(reworded)  # a near-same question with the same answer through another tool
 
 
 def test_export_split_longer_first_draws_tasks_of_three_calls_first(tmp_path):
