@@ -269,7 +269,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
-    from firefly_eval.generation.verify import broken_wording, decided_answers, misplaced_edits
+    from firefly_eval.generation.verify import broken_wording, decided_answers, files_as_folders, misplaced_edits
     from firefly_eval.simulator.records import read_records
 
     cards = load_cards()
@@ -280,7 +280,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
     garbled = {t.id for t in tasks if broken_wording(t)}  # written before the check existed: not shipped
-    misplaced = {t.id for t in tasks if misplaced_edits(t)}  # likewise
+    misplaced = {t.id for t in tasks if misplaced_edits(t) or files_as_folders(t, cards)}  # likewise
     decided = {t.id for t in tasks if decided_answers(t, cards)}  # a card's decided_by written after the task
     tasks = [t for t in tasks if t.id not in garbled | misplaced | decided]
     calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())

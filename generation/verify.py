@@ -22,7 +22,7 @@ from firefly_eval.generation.sheet_edits import misplaced_sheet_edits
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
-__all__ = ["Verifier", "answer_problems", "decided_answers", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
+__all__ = ["Verifier", "answer_problems", "decided_answers", "files_as_folders", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
            "self_contained"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
@@ -181,6 +181,23 @@ def misplaced_edits(task: Task) -> list[str]:
     return misplaced_sheet_edits(task, build_world(), WORKSPACE_ROOT)
 
 
+_FOLDER_SLOT = re.compile(r"\b(?:folder|directory|dir)\s+\{(\w+)\}")
+_FILE_NAME = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,4}$")
+
+
+def files_as_folders(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
+    """A file name given where the card's goal names a folder ("make a copy of the repository in the folder
+    prices.csv"): the explorer took a name of the world for a path of another kind."""
+    problems = []
+    for ref in task.reference_arguments:
+        card = cards.get((ref["server"], ref["tool"]))
+        for param in _FOLDER_SLOT.findall(card.goal if card else ""):
+            value = (ref.get("arguments") or {}).get(param)
+            if isinstance(value, str) and _FILE_NAME.search(value.rstrip("/")):
+                problems.append(f"{ref['tool']}: the file name {value!r} given as the folder {param}")
+    return problems
+
+
 def decided_answers(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
     """Answers of a call whose input came from a tool its card says decides them (a card's ``decided_by``:
     "find the next business day, then check whether that day is a holiday" is always false)."""
@@ -290,7 +307,7 @@ class Verifier:
         by_id = {c.id: c for c in calls}
         for counter, found in (("dropped_leak", leaks(task)), ("dropped_name_leak", name_leaks(task, self.tools)),
                                ("dropped_broken_wording", broken_wording(task)),
-                               ("dropped_misplaced_edit", misplaced_edits(task)),
+                               ("dropped_misplaced_edit", misplaced_edits(task) + files_as_folders(task, self.cards)),
                                ("dropped_not_information", answer_problems(task, by_id)),
                                ("dropped_not_self_contained", self_contained(task, by_id, self.tools, self.cards))):
             if found:

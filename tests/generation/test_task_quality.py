@@ -551,3 +551,16 @@ def test_an_answer_decided_by_the_earlier_tool_is_named_at_export():
     assert decided_answers(task, cards) == ["is_feriado_nacional: its answer is decided by proximo_dia_util's result"]
     free = task.model_copy(update={"provenance": {**task.provenance, "bound_arguments": []}})
     assert decided_answers(free, cards) == []  # the date stated by the user: a real question
+
+
+@pytest.mark.parametrize("path,bad", [("prices.csv", True), ("inventory.py", True), ("shop-copy", False)])
+def test_a_file_name_given_as_a_folder_is_named(path, bad):
+    from firefly_eval.cards import load_cards
+    from firefly_eval.generation.verify import files_as_folders
+
+    task = Task(question="Make a copy of the lumen-shop repository and tell me its branch.", tools=[("cyangit", "git_clone")],
+                answer={"branch": "main"}, answer_schema={"type": "object", "properties": {"branch": {"type": "string"}}},
+                reference_calls=["c"], servers=["cyangit"], pattern="sequence",
+                reference_arguments=[{"server": "cyangit", "tool": "git_clone",
+                                      "arguments": {"url": "/tmp/firefly-world/cyangit/repo", "path": path}}])
+    assert bool(files_as_folders(task, load_cards())) is bad
