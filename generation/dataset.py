@@ -269,7 +269,13 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
-    from firefly_eval.generation.verify import broken_wording, decided_answers, files_as_folders, misplaced_edits
+    from firefly_eval.generation.verify import (
+        broken_wording,
+        decided_answers,
+        files_as_folders,
+        hidden_paths,
+        misplaced_edits,
+    )
     from firefly_eval.simulator.records import read_records
 
     cards = load_cards()
@@ -282,7 +288,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     garbled = {t.id for t in tasks if broken_wording(t)}  # written before the check existed: not shipped
     misplaced = {t.id for t in tasks if misplaced_edits(t) or files_as_folders(t, cards)}  # likewise
     decided = {t.id for t in tasks if decided_answers(t, cards)}  # a card's decided_by written after the task
-    tasks = [t for t in tasks if t.id not in garbled | misplaced | decided]
+    unlocated = {t.id for t in tasks if hidden_paths(t)}  # synthesis said where such files are only later
+    tasks = [t for t in tasks if t.id not in garbled | misplaced | decided | unlocated]
     calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())
     dataset_dir = dirs[0]
     if limit is not None and len(tasks) > limit:
@@ -324,5 +331,6 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                                 "max_server_share": max_server_share},
                                                                      "not_shipped_broken_wording": sorted(garbled),
                                                                      "not_shipped_misplaced_edit": sorted(misplaced),
-                                                                     "not_shipped_decided_answer": sorted(decided)})
+                                                                     "not_shipped_decided_answer": sorted(decided),
+                                                                     "not_shipped_unlocated_file": sorted(unlocated)})
 

@@ -789,6 +789,11 @@ def _literal(st: _Step, param: str, goal: str, root: str, folders: list[str], pl
                 place = f"{worded[:1].upper()}{worded[1:]} is at {value}."
                 if place not in places:
                     places.append(place)  # "the lumen-shop repository" must be findable
+        elif isinstance(value, str) and sandbox in value:  # a query reading orders.csv: say where it is
+            for path in re.findall(re.escape(sandbox) + r"/[^\s'\"()]+", value):
+                folder = path.rsplit("/", 1)[0]
+                if folder not in folders:
+                    folders.append(folder)
         return worded
     text, folder = render_value(value, st.record.server, root)
     if folder and folder not in folders:
@@ -830,6 +835,8 @@ def _question(used: list[_Step], rng: random.Random, root: str) -> str:
     if name == "need" and any(ANSWER_FIRST_REFERENCE.search(a) for a in asks):
         shape = _SHAPES[0][0]  # "I need to know that date's week: ..." would name "that date" before it is found
     g = _join_goals(goals)
+    if asks and all(a.lower() in g.lower() for a in asks):
+        shape = "{G}."  # "work out the total revenue of all orders": the goal already asks for what it tells
     question = shape.format(G=g[:1].upper() + g[1:], g=g, A=_and(asks))
     if places:
         subjects = [pl.split(" is at ")[0] for pl in places]

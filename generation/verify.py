@@ -22,7 +22,7 @@ from firefly_eval.generation.sheet_edits import misplaced_sheet_edits
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
-__all__ = ["Verifier", "answer_problems", "decided_answers", "files_as_folders", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
+__all__ = ["Verifier", "answer_problems", "decided_answers", "files_as_folders", "hidden_paths", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
            "self_contained"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
@@ -198,6 +198,26 @@ def files_as_folders(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list
     return problems
 
 
+def hidden_paths(task: Task, root: str = WORKSPACE_ROOT) -> list[str]:
+    """Files a reference call reads from inside a longer argument (a query's ``read_csv('.../data/orders.csv')``)
+    that the question does not say where to find: neither the path, its folder with its name, nor the
+    server's folder with the path inside it (a value an earlier call gave is not the user's to locate)."""
+    problems = []
+    q = task.question
+    bound = {(b.get("call"), b.get("param")) for b in task.provenance.get("bound_arguments") or []}
+    for call, ref in zip(task.reference_calls, task.reference_arguments, strict=False):
+        sandbox = f"{root}/{ref['server']}"
+        for param, value in (ref.get("arguments") or {}).items():
+            if not isinstance(value, str) or sandbox not in value or (call, param) in bound:
+                continue
+            for path in re.findall(re.escape(sandbox) + r"/[^\s'\"()]+", value):
+                folder, name = path.rsplit("/", 1)
+                rel = path[len(sandbox) + 1:]
+                if not (path in q or (folder in q and name in q) or (sandbox in q and rel in q)):
+                    problems.append(f"{ref['tool']}: reads {path}, which the question does not locate")
+    return problems
+
+
 def decided_answers(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
     """Answers of a call whose input came from a tool its card says decides them (a card's ``decided_by``:
     "find the next business day, then check whether that day is a holiday" is always false)."""
@@ -309,7 +329,8 @@ class Verifier:
                                ("dropped_broken_wording", broken_wording(task)),
                                ("dropped_misplaced_edit", misplaced_edits(task) + files_as_folders(task, self.cards)),
                                ("dropped_not_information", answer_problems(task, by_id)),
-                               ("dropped_not_self_contained", self_contained(task, by_id, self.tools, self.cards))):
+                               ("dropped_not_self_contained", self_contained(task, by_id, self.tools, self.cards)
+                                + hidden_paths(task))):
             if found:
                 self.counts[counter] += 1
                 self.reasons.append(f"{counter}: {found[0]}")

@@ -564,3 +564,25 @@ def test_a_file_name_given_as_a_folder_is_named(path, bad):
                 reference_arguments=[{"server": "cyangit", "tool": "git_clone",
                                       "arguments": {"url": "/tmp/firefly-world/cyangit/repo", "path": path}}])
     assert bool(files_as_folders(task, load_cards())) is bad
+
+
+def test_a_file_a_query_reads_is_located_in_the_question():
+    from types import SimpleNamespace
+
+    from firefly_eval.generation.synthesize import _literal
+    from firefly_eval.generation.verify import hidden_paths
+
+    sql = "SELECT count(*) FROM read_csv('/tmp/firefly-world/motherduck/data/orders.csv')"
+    card = ToolCard(server="motherduck", tool="execute_query", goal="work out {query}",
+                    values={"query": {sql.replace("/tmp/firefly-world/motherduck", "$SANDBOX"): "how many orders orders.csv holds"}})
+    st = SimpleNamespace(record=SimpleNamespace(server="motherduck", arguments={"query": sql}), card=card)
+    folders: list[str] = []
+    assert _literal(st, "query", card.goal, "/tmp/firefly-world", folders, []) == "how many orders orders.csv holds"
+    assert folders == ["/tmp/firefly-world/motherduck/data"]
+    task = Task(question="Work out how many orders orders.csv holds.", tools=[("motherduck", "execute_query")],
+                answer={"n": 40}, answer_schema={"type": "object", "properties": {"n": {"type": "integer"}}},
+                reference_calls=["q"], servers=["motherduck"], pattern="sequence",
+                reference_arguments=[{"server": "motherduck", "tool": "execute_query", "arguments": {"query": sql}}])
+    assert hidden_paths(task)
+    located = task.model_copy(update={"question": task.question + " My files are in /tmp/firefly-world/motherduck/data."})
+    assert hidden_paths(located) == []
