@@ -270,6 +270,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
     from firefly_eval.generation.verify import (
+        ambiguous_references,
         broken_wording,
         decided_answers,
         files_as_folders,
@@ -285,7 +286,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     tasks = [t for d in dirs for t in _splits(d, split) if len(dirs) == 1 or not dups.seen(t)]
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
-    garbled = {t.id for t in tasks if broken_wording(t)}  # written before the check existed: not shipped
+    garbled = {t.id for t in tasks if broken_wording(t) or ambiguous_references(t)}  # written before the checks
     misplaced = {t.id for t in tasks if misplaced_edits(t) or files_as_folders(t, cards)}  # likewise
     decided = {t.id for t in tasks if decided_answers(t, cards)}  # a card's decided_by written after the task
     unlocated = {t.id for t in tasks if hidden_paths(t)}  # synthesis said where such files are only later

@@ -22,7 +22,7 @@ from firefly_eval.generation.sheet_edits import misplaced_sheet_edits
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
-__all__ = ["Verifier", "answer_problems", "decided_answers", "files_as_folders", "hidden_paths", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
+__all__ = ["Verifier", "ambiguous_references", "answer_problems", "decided_answers", "files_as_folders", "hidden_paths", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
            "self_contained"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
@@ -218,6 +218,38 @@ def hidden_paths(task: Task, root: str = WORKSPACE_ROOT) -> list[str]:
     return problems
 
 
+_THAT_NOUN = re.compile(r"\bthat (\w+)")
+
+
+def _thing(value: Any) -> Any:
+    """What an argument names: a path by its file name (one file in two servers' sandboxes is one file)."""
+    return value.rstrip("/").rsplit("/", 1)[-1] if isinstance(value, str) and "/" in value else value
+
+
+def ambiguous_references(task: Task) -> list[str]:
+    """Two answers that say "that <noun>" of one server's calls on different things ("how many comments
+    that paragraph has" of paragraph 3 and "the text of that paragraph" of paragraph 4): the reader
+    cannot tell which is meant."""
+    props = task.answer_schema.get("properties") or {}
+    refs = dict(zip(task.reference_calls, task.reference_arguments, strict=False))
+    args = {c: r.get("arguments") or {} for c, r in refs.items()}
+    said: dict[str, tuple[str, str]] = {}
+    problems = []
+    for name, src in task.provenance.get("answer_sources", {}).items():
+        desc = str((props.get(name) or {}).get("description", "")) if isinstance(props.get(name), dict) else ""
+        call = src.get("call", "")
+        for noun in set(_THAT_NOUN.findall(desc)):
+            first = said.get(noun, ("", ""))[0]
+            if noun in said and first != call and (refs.get(first) or {}).get("server") == (refs.get(call) or {}).get("server"):
+                a, b = args.get(said[noun][0], {}), args.get(call, {})
+                differ = [k for k in a.keys() & b.keys() if _thing(a[k]) != _thing(b[k])]
+                if differ:
+                    problems.append(f"'that {noun}' in {said[noun][1]} and {name} means calls on different "
+                                    f"{differ[0]}")
+            said.setdefault(noun, (call, name))
+    return problems
+
+
 def decided_answers(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
     """Answers of a call whose input came from a tool its card says decides them (a card's ``decided_by``:
     "find the next business day, then check whether that day is a holiday" is always false)."""
@@ -327,6 +359,7 @@ class Verifier:
         by_id = {c.id: c for c in calls}
         for counter, found in (("dropped_leak", leaks(task)), ("dropped_name_leak", name_leaks(task, self.tools)),
                                ("dropped_broken_wording", broken_wording(task)),
+                               ("dropped_ambiguous_reference", ambiguous_references(task)),
                                ("dropped_misplaced_edit", misplaced_edits(task) + files_as_folders(task, self.cards)),
                                ("dropped_not_information", answer_problems(task, by_id)),
                                ("dropped_not_self_contained", self_contained(task, by_id, self.tools, self.cards)

@@ -586,3 +586,22 @@ def test_a_file_a_query_reads_is_located_in_the_question():
     assert hidden_paths(task)
     located = task.model_copy(update={"question": task.question + " My files are in /tmp/firefly-world/motherduck/data."})
     assert hidden_paths(located) == []
+
+
+def test_that_paragraph_of_two_different_paragraphs_is_ambiguous():
+    from firefly_eval.generation.verify import ambiguous_references
+
+    def ref(tool: str, index: int) -> dict:
+        return {"server": "word", "tool": tool, "arguments": {"filename": "/w/report.docx", "paragraph_index": index}}
+
+    task = Task(question="Read the fifth paragraph of report.docx and show the comments on the fourth paragraph.",
+                tools=[("word", "get_paragraph"), ("word", "get_comments")], answer={"text": "Headlamp", "comments": 0},
+                answer_schema={"type": "object", "properties": {
+                    "text": {"type": "string", "description": "the text of that paragraph"},
+                    "comments": {"type": "integer", "description": "how many comments that paragraph has"}}},
+                reference_calls=["p", "c"], reference_arguments=[ref("get_paragraph", 4), ref("get_comments", 3)],
+                servers=["word"], pattern="fan_out",
+                provenance={"answer_sources": {"text": {"call": "p", "key": "text"}, "comments": {"call": "c", "key": "n"}}})
+    assert ambiguous_references(task)
+    same = task.model_copy(update={"reference_arguments": [ref("get_paragraph", 4), ref("get_comments", 4)]})
+    assert ambiguous_references(same) == []  # one paragraph, two facts of it
