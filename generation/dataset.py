@@ -276,6 +276,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
         files_as_folders,
         hidden_paths,
         misplaced_edits,
+        repeated_steps,
     )
     from firefly_eval.simulator.records import read_records
 
@@ -287,7 +288,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
     garbled = {t.id for t in tasks if broken_wording(t) or ambiguous_references(t)}  # written before the checks
-    misplaced = {t.id for t in tasks if misplaced_edits(t) or files_as_folders(t, cards)}  # likewise
+    misplaced = {t.id for t in tasks if misplaced_edits(t) or files_as_folders(t, cards) or repeated_steps(t)}
     decided = {t.id for t in tasks if decided_answers(t, cards)}  # a card's decided_by written after the task
     unlocated = {t.id for t in tasks if hidden_paths(t)}  # synthesis said where such files are only later
     tasks = [t for t in tasks if t.id not in garbled | misplaced | decided | unlocated]

@@ -12,6 +12,7 @@ produced must be the tool's default, or the task is not written (see ``verify.se
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -336,7 +337,8 @@ _MAKES = re.compile(r"^(create|new|make|generate|init|save_as|export)", re.I)
 _NEW_THING = re.compile(r"(?:the |a )?new\b", re.I)  # a card input "the new file": what the user names
 _DESTINATION = re.compile(r"(?i:(^|_)(dest|destination|target|new|output|out|to_path|save_as)(_|$))|^(to|new|dest)[A-Z]")
 _UNDO = [("add", "remove"), ("add", "delete"), ("insert", "delete"), ("create", "delete"), ("set", "clear"),
-         ("stage", "unstage"), ("lock", "unlock"), ("hide", "show"), ("open", "close"), ("rename", "rename")]
+         ("stage", "unstage"), ("lock", "unlock"), ("hide", "show"), ("open", "close"), ("rename", "rename"),
+         ("update", "cancel"), ("book", "cancel"), ("set", "cancel")]  # change a reservation, then cancel it
 
 
 def _reference_phrase(noun: str) -> str:
@@ -650,6 +652,18 @@ def _undoes(later: _Step, earlier: _Step) -> bool:
     return same_target and any(x in a and y in b for x, y in _UNDO)
 
 
+def _rereads(later: _Step, earlier: _Step) -> bool:
+    """``later`` reads again what ``earlier`` read on the same server with the same verb: each of its stated
+    values is in one of ``earlier``'s lists (a file read alone after a read of several files that holds it)."""
+    if later.record.server != earlier.record.server or is_mutating(later.record.tool, later.record.arguments) \
+            or later.record.tool.split("_")[0] != earlier.record.tool.split("_")[0] \
+            or is_mutating(earlier.record.tool, earlier.record.arguments):
+        return False
+    seen = {json.dumps(x, sort_keys=True) for v in earlier.record.arguments.values() if isinstance(v, list) for x in v}
+    mine = [v for v in later.record.arguments.values() if isinstance(v, str) and len(v) > 3]
+    return bool(mine) and all(json.dumps(v) in seen for v in mine)
+
+
 _SQL_TABLE = re.compile(r"(?i)\b(?:from|join|into|update|alter\s+table|create\s+table)\s+[\"`]?([a-z_][\w]*)")
 
 
@@ -771,6 +785,8 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
             raise SynthesisDrop("dropped_pointless_change")
     if any(_undoes(b, a) for i, a in enumerate(used) for b in used[i + 1:]):
         raise SynthesisDrop("dropped_undone_change")
+    if any(_rereads(b, a) for i, a in enumerate(used) for b in used[i + 1:]):
+        raise SynthesisDrop("dropped_repeated_read")  # "read A and B together and read B"
     return used
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from firefly_eval.cards import ToolCard, derived_card, slots, wording
 from firefly_eval.facts import appears_in, error_reason
+from firefly_eval.generation.sheet_edits import misplaced_sheet_edits
 from firefly_eval.generation.synthesize import (
     ANSWER_FIRST_REFERENCE,
     WORKSPACE_ROOT,
@@ -18,11 +19,11 @@ from firefly_eval.generation.synthesize import (
     value_in_text,
 )
 from firefly_eval.grading import grade, normalize_text
-from firefly_eval.generation.sheet_edits import misplaced_sheet_edits
 from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
-__all__ = ["Verifier", "ambiguous_references", "answer_problems", "decided_answers", "files_as_folders", "hidden_paths", "leaks", "misplaced_edits", "name_leaks", "perturb", "self_check",
+__all__ = ["Verifier", "ambiguous_references", "answer_problems", "decided_answers", "files_as_folders", "hidden_paths",
+           "leaks", "repeated_steps", "misplaced_edits", "name_leaks", "perturb", "self_check",
            "self_contained"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
@@ -248,6 +249,19 @@ def ambiguous_references(task: Task) -> list[str]:
                                     f"{differ[0]}")
             said.setdefault(noun, (call, name))
     return problems
+
+
+def repeated_steps(task: Task) -> list[str]:
+    """Reference calls that read again what an earlier one read, or take back an earlier change (the
+    synthesis checks ``_rereads``/``_undoes``, for tasks written before them)."""
+    from types import SimpleNamespace
+
+    from firefly_eval.generation.synthesize import _rereads, _undoes
+
+    steps = [SimpleNamespace(record=SimpleNamespace(server=r["server"], tool=r["tool"], arguments=r.get("arguments") or {}))
+             for r in task.reference_arguments]
+    return [f"{b.record.tool} repeats or undoes {a.record.tool}" for i, a in enumerate(steps) for b in steps[i + 1:]
+            if _rereads(b, a) or _undoes(b, a)]
 
 
 def decided_answers(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:

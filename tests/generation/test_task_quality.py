@@ -605,3 +605,26 @@ def test_that_paragraph_of_two_different_paragraphs_is_ambiguous():
     assert ambiguous_references(task)
     same = task.model_copy(update={"reference_arguments": [ref("get_paragraph", 4), ref("get_comments", 4)]})
     assert ambiguous_references(same) == []  # one paragraph, two facts of it
+
+
+def _step(server: str, tool: str, **arguments):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(record=SimpleNamespace(server=server, tool=tool, arguments=arguments))
+
+
+def test_a_file_read_again_after_a_read_that_held_it_is_a_repeat():
+    from firefly_eval.generation.synthesize import _rereads
+
+    both = _step("fs", "read_multiple_files", paths=["/w/standup.md", "/w/planning.md"])
+    assert _rereads(_step("fs", "read_text_file", path="/w/planning.md"), both)
+    assert not _rereads(_step("fs", "read_text_file", path="/w/other.md"), both)
+    assert not _rereads(_step("fs", "get_file_info", path="/w/planning.md"), both)  # its size: another question
+
+
+def test_a_reservation_changed_then_cancelled_is_undone():
+    from firefly_eval.generation.synthesize import _undoes
+
+    bags = _step("tau2airline", "update_reservation_baggages", reservation_id="NO6JO3", total_baggages=3)
+    assert _undoes(_step("tau2airline", "cancel_reservation", reservation_id="NO6JO3"), bags)
+    assert not _undoes(_step("tau2airline", "cancel_reservation", reservation_id="ZZ11AA"), bags)
