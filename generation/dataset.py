@@ -277,6 +277,7 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
         hidden_paths,
         misplaced_edits,
         repeated_steps,
+        unordered_references,
     )
     from firefly_eval.simulator.records import read_records
 
@@ -287,7 +288,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     tasks = [t for d in dirs for t in _splits(d, split) if len(dirs) == 1 or not dups.seen(t)]
     if never:  # tools whose cards now say never (e.g. they take credentials): not shipped
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
-    garbled = {t.id for t in tasks if broken_wording(t) or ambiguous_references(t)}  # written before the checks
+    garbled = {t.id for t in tasks  # written before these checks (or before the card's wording changed)
+               if broken_wording(t) or ambiguous_references(t) or unordered_references(t, cards)}
     misplaced = {t.id for t in tasks if misplaced_edits(t) or files_as_folders(t, cards) or repeated_steps(t)}
     decided = {t.id for t in tasks if decided_answers(t, cards)}  # a card's decided_by written after the task
     unlocated = {t.id for t in tasks if hidden_paths(t)}  # synthesis said where such files are only later

@@ -23,7 +23,7 @@ from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
 __all__ = ["Verifier", "ambiguous_references", "answer_problems", "decided_answers", "files_as_folders", "hidden_paths",
-           "leaks", "repeated_steps", "misplaced_edits", "name_leaks", "perturb", "self_check",
+           "leaks", "repeated_steps", "unordered_references", "misplaced_edits", "name_leaks", "perturb", "self_check",
            "self_contained"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
@@ -262,6 +262,25 @@ def repeated_steps(task: Task) -> list[str]:
              for r in task.reference_arguments]
     return [f"{b.record.tool} repeats or undoes {a.record.tool}" for i, a in enumerate(steps) for b in steps[i + 1:]
             if _rereads(b, a) or _undoes(b, a)]
+
+
+def unordered_references(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
+    """A value taken from a listing whose card refers to it by position ("that first note", "the latest commit
+    that touched that file") but which the question calls otherwise ("that note", "the newest commit": written
+    before the card said so; a search of two notes left it open)."""
+    from firefly_eval.generation.synthesize import _reference_phrase
+
+    nodes = (task.dag or {}).get("nodes") or []
+    q = task.question.lower()
+    problems = []
+    for b in task.provenance.get("bound_arguments") or []:
+        src = b.get("from_node")
+        card = cards.get(tuple(nodes[src])) if isinstance(src, int) and 0 <= src < len(nodes) else None
+        refers = [_reference_phrase(o.refer).lower() for o in (card.outputs if card else [])
+                  if o.refer and re.search(r"\b(first|latest)\b", o.refer) and not slots(o.refer)]
+        if refers and not any(r in q for r in refers):
+            problems.append(f"{card.tool}: its listed item is not referred to by position ({refers[0]!r})")
+    return problems
 
 
 def decided_answers(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:

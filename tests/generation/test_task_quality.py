@@ -628,3 +628,19 @@ def test_a_reservation_changed_then_cancelled_is_undone():
     bags = _step("tau2airline", "update_reservation_baggages", reservation_id="NO6JO3", total_baggages=3)
     assert _undoes(_step("tau2airline", "cancel_reservation", reservation_id="NO6JO3"), bags)
     assert not _undoes(_step("tau2airline", "cancel_reservation", reservation_id="ZZ11AA"), bags)
+
+
+@pytest.mark.parametrize("question,stale", [
+    ("Search my saved notes for Friday, and then find the notes linked to that note. Tell me how many.", True),
+    ("Search my saved notes for Friday, and then find the notes linked to that first note. Tell me how many.", False),
+])
+def test_a_listed_item_the_card_names_by_position_is_referred_to_by_it(question, stale):
+    from firefly_eval.cards import load_cards
+    from firefly_eval.generation.verify import unordered_references
+
+    task = Task(question=question, tools=[("memkeeper", "context_search"), ("memkeeper", "context_get_related")],
+                answer={"related_count": 1}, answer_schema={"type": "object", "properties": {"related_count": {"type": "integer"}}},
+                reference_calls=["s", "r"], servers=["memkeeper"], pattern="sequence",
+                dag={"nodes": [["memkeeper", "context_search"], ["memkeeper", "context_get_related"]], "edges": [[0, 1]]},
+                provenance={"bound_arguments": [{"call": "r", "from_node": 0, "param": "key"}]})
+    assert bool(unordered_references(task, load_cards())) is stale
