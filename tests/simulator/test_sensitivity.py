@@ -92,10 +92,11 @@ def test_shipped_calls_perturbed_give_no_wrong_success():
     report = perturbation_report()
     # most perturbations change something the recorded result depends on (189-task set: 350 of 403;
     # the 86-task set 1.2.0: 109 of 132, 23 of them rewordings of free text; set 1.4.0: 207 of 241, 34
-    # rewordings: its memkeeper notes, the longest free texts, are gone, so the rewording floor is 12%)
-    assert report["sensitive"] > 0.75 * report["perturbations"] and report["reworded"] >= 0.12 * report["perturbations"]
+    # rewordings: its memkeeper notes, the longest free texts, are gone; set 1.5.0: 187 of 210, 23 rewordings,
+    # 11%: the floor is 10%, so a perturber that stops rewording free text is still caught)
+    assert report["sensitive"] > 0.75 * report["perturbations"] and report["reworded"] >= 0.10 * report["perturbations"]
     assert report["wrong_successes"] == 0, report["wrong_success_examples"]
-    # 91% on the pre-card shipped calls; 73% on the card-era set, whose free-text arguments are fewer and
+    # 91% on the pre-card shipped calls; 73% on the card-era set (87% on set 1.5.0), whose free-text arguments are fewer and
     # shorter (one changed word weighs more): the floor guards against the fuzzy tier being switched off
     assert report["reworded_answered_by_fuzzy"] >= 0.7
 
