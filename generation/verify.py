@@ -81,16 +81,23 @@ _UNGRAMMATICAL = re.compile(r"\bI need (?:who|how|which|what|whether|when|where)
                             r"|\bthe (\w+) that \1\b|\bthat new\b|\bthe time (?:the|that)\b")
 
 
+_ASKING = re.compile(r"\b(?:tell me|let me know|I'd like to know|I need to know)\b", re.IGNORECASE)
+
+
 def broken_wording(task: Task) -> list[str]:
     """A word twice in a row in the question or an answer description ("the the first table table", "the
     first note note"): a reference or a value filled into a template that already said it; a
-    wording that does not parse (:data:`_UNGRAMMATICAL`); answers asked first that refer to what a later
+    wording that does not parse (:data:`_UNGRAMMATICAL`); a question that asks twice (a card goal that
+    said "tell me" before the question's own ask); answers asked first that refer to what a later
     step finds ("I need to know the week of that date: ..."); or a negative answer asked "between" two
     things with no direction (its sign is the reader's guess)."""
     texts = [task.question] + [str(p.get("description", "")) for p in
                                (task.answer_schema.get("properties") or {}).values() if isinstance(p, dict)]
     problems = [f"{m.group(0)!r} in {t[:60]!r}" for t in texts for rx in (_DOUBLE_WORD, _UNGRAMMATICAL)
                 for m in rx.finditer(t)]
+    asks = _ASKING.findall(task.question)
+    if len(asks) > 1:  # "... and tell me how many slides it has, and let me know how many slides it has"
+        problems.append(f"asks twice: {asks}")
     head = re.match(r"I need to know (.+?): ", task.question)
     if head and ANSWER_FIRST_REFERENCE.search(head.group(1)):  # "I need to know that date's week: ..."
         problems.append(f"answers asked before what they refer to: {head.group(1)[:60]!r}")

@@ -444,6 +444,7 @@ def test_a_wording_that_does_not_parse_is_broken(broken, fixed):
     ("I need to know that customer's city and the ids of that customer's orders: find the customer of order 5.", True),
     ("I need to know the number of days from the first date to the second: find the newest order's date.", True),
     ("Find the date of the newest order. Tell me the ISO week of that date.", False),
+    ("Start a deck and tell me how many slides it has, and let me know how many slides the deck has.", True),
     ("I need to know the branch that is checked out and the first file that differs: show the status.", False),
 ])
 def test_answers_asked_first_may_not_refer_to_what_a_later_step_finds(question, broken):
