@@ -679,10 +679,14 @@ def collect_by_server(run: Path, max_server_share: float = 0.15
     return kept, list(calls.values()), counts, by_server
 
 
-def cap_server_share(tasks: list[Task], share: float) -> tuple[list[Task], int]:
-    """Keep at most ``share`` of the tasks per server, the limit computed once from the total
-    (at least 1); a server's later tasks over its limit are dropped."""
-    limit = max(1, int(share * len(tasks) + 0.5))
+MIN_TASKS_PER_SERVER = 5  # a share cap is for large sets: with 12 tasks, 15% would leave each server 2
+
+
+def cap_server_share(tasks: list[Task], share: float, floor: int = MIN_TASKS_PER_SERVER) -> tuple[list[Task], int]:
+    """Keep at most ``share`` of the tasks per server, the limit computed once from the total and never
+    below ``floor`` (a small run keeps what it found: an own fleet's 12 tasks lost 6 to a limit of 2);
+    a server's later tasks over its limit are dropped."""
+    limit = max(floor, 1, int(share * len(tasks) + 0.5))
     per_server: Counter[str] = Counter()
     kept = []
     for t in tasks:

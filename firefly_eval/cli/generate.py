@@ -54,7 +54,8 @@ def generate_cmd(
     cards: list[Path] = typer.Option([], "--cards", help="Folder of tool cards (firefly fleet cards --out); "
                                                        "curated cards of the default fleet are always read."),
     max_server_share: float = typer.Option(0.15, help="No server in more than this share of the kept tasks "
-                                                      "(computed once from the total)."),
+                                                      "(computed once from the total; any server may "
+                                                      "keep 5)."),
     max_connections: int = typer.Option(1, min=1, help="Plans in flight on the local executor (never two on one "
                                                        "stateful server; stateless servers are shared; results "
                                                        "equal the sequential run's) and calls in "

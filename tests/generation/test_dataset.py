@@ -113,3 +113,17 @@ def test_export_split_caps_each_servers_share_of_the_draw(tmp_path):
     drawn = load_tasks(tmp_path / "cap", "test")
     assert len(drawn) == 10 and sum(t.servers == ["big"] for t in drawn) == 2  # 20% of 10
     assert report["sample"]["max_server_share"] == 0.2
+
+
+def test_the_server_cap_keeps_a_small_run_and_caps_a_large_one():
+    from firefly_eval.generation.pipeline import cap_server_share
+
+    def on(server: str, i: int) -> Task:
+        return _task(i, f"t{i}").model_copy(update={"servers": [server], "tools": [(server, f"t{i}")]})
+
+    small = [on("a", i) for i in range(8)] + [on("b", 8 + i) for i in range(4)]
+    kept, capped = cap_server_share(small, 0.15)  # 15% of 12 would be 2 per server
+    assert (len(kept), capped) == (9, 3) and sum(t.servers == ["a"] for t in kept) == 5
+    large = [on("a", i) for i in range(60)] + [on(f"s{i}", 60 + i) for i in range(140)]
+    kept, capped = cap_server_share(large, 0.15)
+    assert sum(t.servers == ["a"] for t in kept) == 30 and capped == 30
