@@ -642,26 +642,31 @@ def _reversed_period(st: _Step) -> bool:
     return any(v == 0 and not isinstance(v, bool) for _, v in st.answers)
 
 
-def _undoes(later: _Step, earlier: _Step) -> bool:
-    """``later`` takes back what ``earlier`` did on the same thing (add then remove a note)."""
-    if later.record.server != earlier.record.server:
+def _undoes(later: CallRecord, earlier: CallRecord) -> bool:
+    """``later`` takes back what ``earlier`` did on the same thing (add then remove a note). Both are
+    calls (anything with ``server``, ``tool`` and ``arguments``: verify passes reference calls)."""
+    if later.server != earlier.server:
         return False
-    a, b = earlier.record.tool.lower(), later.record.tool.lower()
-    same_target = any(earlier.record.arguments.get(k) == v for k, v in later.record.arguments.items()
+    a, b = earlier.tool.lower(), later.tool.lower()
+    same_target = any(earlier.arguments.get(k) == v for k, v in later.arguments.items()
                       if not isinstance(v, (bool, int, float)))
     return same_target and any(x in a and y in b for x, y in _UNDO)
 
 
-def _rereads(later: _Step, earlier: _Step) -> bool:
+def _rereads(later: CallRecord, earlier: CallRecord) -> bool:
     """``later`` reads again what ``earlier`` read on the same server with the same verb: each of its stated
     values is in one of ``earlier``'s lists (a file read alone after a read of several files that holds it)."""
-    if later.record.server != earlier.record.server or is_mutating(later.record.tool, later.record.arguments) \
-            or later.record.tool.split("_")[0] != earlier.record.tool.split("_")[0] \
-            or is_mutating(earlier.record.tool, earlier.record.arguments):
+    if later.server != earlier.server or is_mutating(later.tool, later.arguments) \
+            or later.tool.split("_")[0] != earlier.tool.split("_")[0] or is_mutating(earlier.tool, earlier.arguments):
         return False
-    seen = {json.dumps(x, sort_keys=True) for v in earlier.record.arguments.values() if isinstance(v, list) for x in v}
-    mine = [v for v in later.record.arguments.values() if isinstance(v, str) and len(v) > 3]
+    seen = {json.dumps(x, sort_keys=True) for v in earlier.arguments.values() if isinstance(v, list) for x in v}
+    mine = [v for v in later.arguments.values() if isinstance(v, str) and len(v) > 3]
     return bool(mine) and all(json.dumps(v) in seen for v in mine)
+
+
+def sandbox_paths(value: str, sandbox: str) -> list[str]:
+    """Paths under ``sandbox`` written inside a longer argument (a query's ``read_csv('<sandbox>/data/x.csv')``)."""
+    return re.findall(re.escape(sandbox) + r"/[^\s'\"()]+", value)
 
 
 _SQL_TABLE = re.compile(r"(?i)\b(?:from|join|into|update|alter\s+table|create\s+table)\s+[\"`]?([a-z_][\w]*)")
@@ -783,9 +788,9 @@ def _needed_steps(steps: list[_Step], stateful: set[str]) -> list[_Step]:
     for st in side:  # "unstage everything, then show the diff": the answer does not depend on the change
         if not any(_reflected(st, later) for later in used[used.index(st) + 1:] if later.answers):
             raise SynthesisDrop("dropped_pointless_change")
-    if any(_undoes(b, a) for i, a in enumerate(used) for b in used[i + 1:]):
+    if any(_undoes(b.record, a.record) for i, a in enumerate(used) for b in used[i + 1:]):
         raise SynthesisDrop("dropped_undone_change")
-    if any(_rereads(b, a) for i, a in enumerate(used) for b in used[i + 1:]):
+    if any(_rereads(b.record, a.record) for i, a in enumerate(used) for b in used[i + 1:]):
         raise SynthesisDrop("dropped_repeated_read")  # "read A and B together and read B"
     return used
 
@@ -806,7 +811,7 @@ def _literal(st: _Step, param: str, goal: str, root: str, folders: list[str], pl
                 if place not in places:
                     places.append(place)  # "the lumen-shop repository" must be findable
         elif isinstance(value, str) and sandbox in value:  # a query reading orders.csv: say where it is
-            for path in re.findall(re.escape(sandbox) + r"/[^\s'\"()]+", value):
+            for path in sandbox_paths(value, sandbox):
                 folder = path.rsplit("/", 1)[0]
                 if folder not in folders:
                     folders.append(folder)

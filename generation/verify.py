@@ -16,6 +16,7 @@ from firefly_eval.generation.synthesize import (
     SynthesisDrop,
     fact_value,
     render_value,
+    sandbox_paths,
     value_in_text,
 )
 from firefly_eval.grading import grade, normalize_text
@@ -23,8 +24,8 @@ from firefly_eval.schema import CallRecord, Task, ToolSpec, result_text
 from firefly_eval.simulator import CallIndex, Simulator
 
 __all__ = ["Verifier", "ambiguous_references", "answer_problems", "decided_answers", "files_as_folders", "hidden_paths",
-           "leaks", "repeated_steps", "unordered_references", "misplaced_edits", "name_leaks", "perturb", "self_check",
-           "self_contained"]
+           "leaks", "misplaced_edits", "name_leaks", "perturb", "repeated_steps", "self_check", "self_contained",
+           "unordered_references"]
 
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[_.\-/][A-Za-z0-9]+)+|[a-z]+[A-Z][A-Za-z0-9]*")
 _SCRIPT = re.compile(r"`|\b[A-Za-z_][\w.]*\s?=\s?\S|\b(use|call|run|invoke) (the )?\w+ (tool|server|function)\b",
@@ -218,7 +219,7 @@ def hidden_paths(task: Task, root: str = WORKSPACE_ROOT) -> list[str]:
         for param, value in (ref.get("arguments") or {}).items():
             if not isinstance(value, str) or sandbox not in value or (call, param) in bound:
                 continue
-            for path in re.findall(re.escape(sandbox) + r"/[^\s'\"()]+", value):
+            for path in sandbox_paths(value, sandbox):
                 folder, name = path.rsplit("/", 1)
                 rel = path[len(sandbox) + 1:]
                 if not (path in q or (folder in q and name in q) or (sandbox in q and rel in q)):
@@ -247,14 +248,12 @@ def ambiguous_references(task: Task) -> list[str]:
         desc = str((props.get(name) or {}).get("description", "")) if isinstance(props.get(name), dict) else ""
         call = src.get("call", "")
         for noun in set(_THAT_NOUN.findall(desc)):
-            first = said.get(noun, ("", ""))[0]
-            if noun in said and first != call and (refs.get(first) or {}).get("server") == (refs.get(call) or {}).get("server"):
-                a, b = args.get(said[noun][0], {}), args.get(call, {})
+            first, first_name = said.setdefault(noun, (call, name))
+            if first != call and (refs.get(first) or {}).get("server") == (refs.get(call) or {}).get("server"):
+                a, b = args.get(first, {}), args.get(call, {})
                 differ = [k for k in a.keys() & b.keys() if _thing(a[k]) != _thing(b[k])]
                 if differ:
-                    problems.append(f"'that {noun}' in {said[noun][1]} and {name} means calls on different "
-                                    f"{differ[0]}")
-            said.setdefault(noun, (call, name))
+                    problems.append(f"'that {noun}' in {first_name} and {name} means calls on different {differ[0]}")
     return problems
 
 
@@ -265,10 +264,17 @@ def repeated_steps(task: Task) -> list[str]:
 
     from firefly_eval.generation.synthesize import _rereads, _undoes
 
-    steps = [SimpleNamespace(record=SimpleNamespace(server=r["server"], tool=r["tool"], arguments=r.get("arguments") or {}))
+    calls = [SimpleNamespace(server=r["server"], tool=r["tool"], arguments=r.get("arguments") or {})
              for r in task.reference_arguments]
-    return [f"{b.record.tool} repeats or undoes {a.record.tool}" for i, a in enumerate(steps) for b in steps[i + 1:]
+    return [f"{b.tool} repeats or undoes {a.tool}" for i, a in enumerate(calls) for b in calls[i + 1:]
             if _rereads(b, a) or _undoes(b, a)]
+
+
+def _bound_producers(task: Task) -> list[tuple[dict[str, Any], tuple[str, str]]]:
+    """Each argument binding of ``task`` with the (server, tool) of the DAG node its value came from."""
+    nodes = (task.dag or {}).get("nodes") or []
+    return [(b, (nodes[src][0], nodes[src][1])) for b in task.provenance.get("bound_arguments") or []
+            if isinstance(src := b.get("from_node"), int) and 0 <= src < len(nodes)]
 
 
 def unordered_references(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
@@ -277,12 +283,10 @@ def unordered_references(task: Task, cards: dict[tuple[str, str], ToolCard]) -> 
     before the card said so; a search of two notes left it open)."""
     from firefly_eval.generation.synthesize import _reference_phrase
 
-    nodes = (task.dag or {}).get("nodes") or []
     q = task.question.lower()
     problems = []
-    for b in task.provenance.get("bound_arguments") or []:
-        src = b.get("from_node")
-        card = cards.get(tuple(nodes[src])) if isinstance(src, int) and 0 <= src < len(nodes) else None
+    for _, producer in _bound_producers(task):
+        card = cards.get(producer)
         refers = [_reference_phrase(o.refer).lower() for o in (card.outputs if card else [])
                   if o.refer and re.search(r"\b(first|latest)\b", o.refer) and not slots(o.refer)]
         if refers and not any(r in q for r in refers):
@@ -293,16 +297,13 @@ def unordered_references(task: Task, cards: dict[tuple[str, str], ToolCard]) -> 
 def decided_answers(task: Task, cards: dict[tuple[str, str], ToolCard]) -> list[str]:
     """Answers of a call whose input came from a tool its card says decides them (a card's ``decided_by``:
     "find the next business day, then check whether that day is a holiday" is always false)."""
-    nodes = (task.dag or {}).get("nodes") or []
     answered = {src.get("call") for src in task.provenance.get("answer_sources", {}).values()}
     tools = {c: (r["server"], r["tool"]) for c, r in zip(task.reference_calls, task.reference_arguments, strict=False)}
     problems = []
-    for b in task.provenance.get("bound_arguments") or []:
+    for b, (_, producer) in _bound_producers(task):
         card = cards.get(tools.get(b.get("call"), ("", "")))
-        src = b.get("from_node")
-        if card and b.get("call") in answered and isinstance(src, int) and 0 <= src < len(nodes) \
-                and nodes[src][1] in card.decided_by:
-            problems.append(f"{card.tool}: its answer is decided by {nodes[src][1]}'s result")
+        if card and b.get("call") in answered and producer in card.decided_by:
+            problems.append(f"{card.tool}: its answer is decided by {producer}'s result")
     return problems
 
 

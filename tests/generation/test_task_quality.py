@@ -611,7 +611,7 @@ def test_that_paragraph_of_two_different_paragraphs_is_ambiguous():
 def _step(server: str, tool: str, **arguments):
     from types import SimpleNamespace
 
-    return SimpleNamespace(record=SimpleNamespace(server=server, tool=tool, arguments=arguments))
+    return SimpleNamespace(server=server, tool=tool, arguments=arguments)
 
 
 def test_a_file_read_again_after_a_read_that_held_it_is_a_repeat():
