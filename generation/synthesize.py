@@ -77,6 +77,48 @@ def _field_name(tool: str, key: str, used: set[str]) -> str:
     return name
 
 
+_GENERIC_FIELDS = {"result", "value", "answer", "output"}
+_NAME_STOP = {"who", "whose", "that", "which", "with", "from", "in", "of", "by", "for", "on", "to", "go", "goes",
+              "placed", "sold", "bought", "according", "when", "rounded", "as", "brings", "brought", "is", "are",
+              "and", "at", "after", "before", "between", "within", "among", "over", "under", "per"}
+_HEADS = {"name", "date", "sku", "id", "city", "month", "price", "title", "email", "time", "day", "year"}
+
+
+def _noun_words(words: list[str], limit: int = 3) -> list[str]:
+    """The words of ``words`` up to the first that starts a clause ("customers who bought ..."), articles
+    dropped and "most recent" said as "latest"."""
+    out: list[str] = []
+    for w in words:
+        if w in _NAME_STOP or not re.fullmatch(r"[a-z0-9]*[a-z][a-z0-9]*", w):
+            break
+        if w in ("the", "a", "an", "all", "different", "distinct"):
+            continue
+        out.append(w)
+    text = " ".join(out).replace("most recent", "latest").replace("newest", "latest")
+    return text.split()[:limit]
+
+
+def name_from_ask(ask: str) -> str | None:
+    """An answer field's name from what the question asks, for a card whose output is named only
+    "result" (a SQL query's single value, described per query): "the date of the most recent order" ->
+    ``latest_order_date``, "the number of orders placed in September 2025" -> ``order_count``, "how many
+    rows of orders.csv ..." -> ``row_count``, "the total revenue of all orders" -> ``total_revenue``.
+    None when the ask gives no noun."""
+    words = re.findall(r"[a-z0-9]+", ask.lower())
+    if words[:2] == ["how", "many"] or words[:3] == ["the", "number", "of"]:
+        rest = _noun_words(words[2:] if words[0] == "how" else words[3:], limit=8)
+        if not rest:
+            return None
+        noun = rest[-1][:-1] if rest[-1].endswith("s") and len(rest[-1]) > 3 else rest[-1]
+        return f"{noun}_count"
+    head = _noun_words(words, limit=4)
+    if len(head) == 1 and head[0] in _HEADS and len(words) > words.index(head[0]) + 2 \
+            and words[words.index(head[0]) + 1] == "of":
+        owner = _noun_words(words[words.index(head[0]) + 2:], limit=2)
+        return "_".join([*owner, head[0]]) if owner else head[0]
+    return "_".join(head) or None
+
+
 def _json_type(v: Any) -> str:
     if isinstance(v, bool):
         return "boolean"
@@ -430,8 +472,12 @@ def _bind_arguments(steps: list[_Step]) -> None:
     for i, st in enumerate(steps):
         stated = {normalize_text(str(coerce(x))) for e in steps[:i] for pn, v in e.record.arguments.items()
                   if pn not in e.bound for x in (v if isinstance(v, list) else [v]) if not isinstance(x, (dict, list))}
+        # the folder of a file the user named earlier: the question says it ("My files are in ..."), so
+        # "create q4-plan.docx, then list the documents in that folder" takes no value from the creation
+        folders = {normalize_text(x.rsplit("/", 1)[0]) for e in steps[:i] for pn, x in e.record.arguments.items()
+                   if pn not in e.bound and isinstance(x, str) and x.startswith("/") and "/" in x[1:]}
         for param, value in st.record.arguments.items():
-            if isinstance(value, (dict, list)) or normalize_text(str(value)) in stated:
+            if isinstance(value, (dict, list)) or normalize_text(str(value)) in stated | folders:
                 continue
             again = _bound_before(value, steps[:i])
             if again is not None and not _DESTINATION.search(param) and _default(st.tool, param) != value \
@@ -606,7 +652,8 @@ def _choose_answers(steps: list[_Step], sinks: set[int], max_fields: int,
             if ask in asked:  # two fields asked the same way would be ambiguous
                 continue
             asked.add(ask)
-            st.answers.append((o.model_copy(update={"ask": ask}), v))
+            named = name_from_ask(ask) if o.name in _GENERIC_FIELDS and "{" in o.ask else None
+            st.answers.append((o.model_copy(update={"ask": ask, "name": named or o.name}), v))
             n_fields += 1
             if st.step.node not in sinks:
                 break

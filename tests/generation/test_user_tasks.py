@@ -191,3 +191,43 @@ def test_tools_without_cards_answer_from_their_result_fields():
     assert task.answer.get("city") == "Porto" or "Porto" in task.answer.values()
     calls = {c.id: c for c in _exploration().calls}
     assert name_leaks(task, TOOLS) == [] and answer_problems(task, calls) == []
+
+
+@pytest.mark.parametrize(("ask", "name"), [
+    ("the date of the most recent order", "latest_order_date"),
+    ("the number of orders placed in September 2025", "order_count"),
+    ("how many rows of orders.csv go into a new table named orders when you load it", "row_count"),
+    ("the sku of the product sold in the largest quantity according to orders.csv", "product_sku"),
+    ("the total revenue of all orders in orders.csv", "total_revenue"),
+])
+def test_a_query_result_is_named_by_what_it_asks(ask, name):
+    from firefly_eval.generation.synthesize import name_from_ask
+
+    assert name_from_ask(ask) == name
+
+
+def _word_task(list_result: str) -> Exploration:
+    plan = Plan(id="w1", nodes=[("word", "create_document"), ("word", "list_available_documents")], edges=[(0, 1)],
+                pattern="sequence")
+    r0 = CallRecord(id="w0", server="word", tool="create_document",
+                    arguments={"filename": "/tmp/firefly-world/word/q4-plan.docx", "title": "Q4 plan",
+                               "author": "Freya Lindqvist"},
+                    result=_text("Document /tmp/firefly-world/word/q4-plan.docx created successfully"))
+    r1 = CallRecord(id="w1", server="word", tool="list_available_documents",
+                    arguments={"directory": "/tmp/firefly-world/word"}, result=_text(list_result))
+    return Exploration(plan, [StepResult(0, r0, [r0]), StepResult(1, r1, [r1], bound={"directory": 0})], [r0, r1])
+
+
+def test_a_change_beside_an_answer_about_another_file_is_dropped():
+    """Review (blind 8): "create q4-plan.docx, then list the documents in that folder; tell me the size of
+    report.docx" shipped, because the folder of the new file counted as a value the listing took from it."""
+    cards = load_cards()
+    tools = {(s, t): ToolSpec(server=s, name=t, description=t, input_schema={"type": "object", "properties": {
+        p: {"type": "string"} for p in ps}, "required": list(ps)}) for s, t, ps in [
+        ("word", "create_document", ("filename", "title", "author")),
+        ("word", "list_available_documents", ("directory",))]}
+    exp = _word_task("Found 2 Word documents in /tmp/firefly-world/word:\n- q4-plan.docx (35.80 KB)\n"
+                     "- report.docx (36.12 KB)")
+    with pytest.raises(SynthesisDrop) as err:
+        synthesize_task(exp, tools, cards=cards, stateful_servers={"word"})
+    assert err.value.reason in ("dropped_unrelated_steps", "dropped_pointless_change")
