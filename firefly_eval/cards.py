@@ -316,11 +316,18 @@ def derived_card(tool: ToolSpec) -> ToolCard:
         goal += " for " + " and ".join(tail)
     ask = _goal_ask(goal)
     return ToolCard(server=tool.server, tool=tool.name, goal=goal, source="derived",
+                    use="step" if _SERVER_CHATTER.fullmatch(tool.name) else "answer",
                     inputs={p: f"the {nouns[p]}" for p in req},
                     outputs=[OutputCard(key=_ONE_LINE, name=_FIELD_NAME.sub("_", ask[4:]).strip("_")[:40] or "result",
                                         ask=ask, refer="that " + ask[4:])],
                     schema_hash=schema_hash(tool))
 
+
+# tools about the server itself, not the user's data: its settings, cache, health or version (issue 17: server
+# chatter is no answer; "configure the server, and let me know the log level" shipped from an own fleet)
+_SERVER_CHATTER = re.compile(r"(?:get_|set_|show_|read_|update_|reset_|clear_|check_)?(?:server_)?(?:configure|config|"
+                             r"configuration|settings|diagnose\w*|diagnostics?|health\w*|ping|version|info|debug|"
+                             r"cache\w*|log_level|status)", re.IGNORECASE)
 
 # a whole result as an answer only when it is one short line that is no JSON listing or object ("[]", "{}")
 _ONE_LINE = r"text|re:^[^\[\]{}\n]{1,120}$"

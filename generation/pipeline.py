@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -286,6 +287,8 @@ class PlanProcessor:
         except SynthesisDrop as drop:
             task = None
             verifier.counts[drop.reason] += 1
+            # where synthesis gave up (the shard's "why"): a user reading why their fleet yields few tasks
+            verifier.reasons.append(f"{drop.reason} in {traceback.extract_tb(drop.__traceback__)[-1].name}")
         self.timing["explore"] += time.perf_counter() - t0
         t0 = time.perf_counter()
         volatile = await _volatile_fields(task, exp.calls, fleet, self.timing) if task else set()

@@ -244,7 +244,29 @@ def _producer(value: Any, earlier: list[_Step]) -> tuple[_Step, OutputCard | Non
         raw = str(value).strip()
         if _HANDLE.match(raw) and appears_in(raw, result_text(st.record.result)):
             return st, None
+        if _listed_place(value, st) is not None:
+            return st, None
     return None
+
+
+_LISTED_NAME = re.compile(r"[\w][\w.\-]*\.\w{1,6}\b")
+
+
+def _listed_place(value: Any, src: _Step) -> str | None:
+    """Where the file ``value`` (a full path) sits in a folder listing ``src`` made of its parent folder: the
+    listing names it by its bare name ("[FILE] letter.txt"): ``"field"`` when it is the only file listed,
+    ``"first"`` when it is the first of several, else None."""
+    if not isinstance(value, str) or "/" not in value.strip("/"):
+        return None
+    folder, name = value.rstrip("/").rsplit("/", 1)
+    asked = {normalize_text(str(v).rstrip("/")) for v in src.record.arguments.values() if isinstance(v, str)}
+    if normalize_text(folder) not in asked:
+        return None
+    text = result_text(src.record.result)
+    names = list(dict.fromkeys(m.group(0) for m in _LISTED_NAME.finditer(text.replace(folder + "/", " "))))
+    if name not in names:
+        return None
+    return "field" if len(names) == 1 else ("first" if names[0] == name else None)
 
 
 _OPAQUE = re.compile(rf"{UUID_PATTERN}|[0-9a-f]{{12,40}}", re.I)
@@ -391,6 +413,9 @@ def _reference_phrase(noun: str) -> str:
     return "that " + noun
 
 
+_PREPOSITIONS = {"of", "for", "in", "on", "to", "from", "with", "at", "by", "and", "or", "as", "into", "between"}
+
+
 def _insert_reference(goal: str, param: str, phrase: str) -> str:
     """Put a reference ("that sheet") where a goal expects a value: "the {x} sheet" reads "that
     sheet", "flight {x}" with "that flight" reads "that flight". Raises :class:`SynthesisDrop` when
@@ -409,7 +434,10 @@ def _insert_reference(goal: str, param: str, phrase: str) -> str:
     start = at
     if after and after.group(1).lower() in words:
         end += after.end()  # "the {sheet} sheet" + "that sheet" -> "that sheet"
-    if before and before.group(2).lower() in words:
+    if before and (before.group(2).lower() in words or (
+            before.group(1) and re.match(r"(?:that|the first|the last)\s", phrase, re.IGNORECASE)
+            and before.group(2).lower() not in _PREPOSITIONS)):
+        # ... and "the path {path}" + "the first file" -> "the first file": the reference is its own noun phrase
         # "flight {flight_number}" + "that flight" -> "that flight"; "the PIX payment code {v}" +
         # "that PIX code" -> "that PIX code": the noun phrase from its determiner is replaced
         det = re.search(r"\b(the|a|an)\s+((?!(?:of|for|in|on|to|from|with|at|by|and)\b)\w+\s+){0,3}$", goal[:at])
@@ -492,7 +520,8 @@ def _bind_arguments(steps: list[_Step]) -> None:
                 continue
             src, out = prod
             # a uuid no user types that the explorer did not bind: the listing that showed it gave it
-            where = "field" if out is not None else (
+            listed = _listed_place(value, src) if out is None else None  # a file a folder listing named
+            where = "field" if out is not None else listed or (
                 _place_in(value, _parsed(src.record)) if param in st.step.bound else _opaque_place(value, src))
             if out is None and where is None:
                 # a value the user states (a file name, a date) that an earlier text also shows, or an
@@ -517,7 +546,7 @@ def _bind_arguments(steps: list[_Step]) -> None:
                 if phrase.lower().startswith("that "):
                     phrase = _reference_phrase(phrase)  # "that slide index" -> "that slide"
             else:  # the card of the consumer says what the value is: "the sheet name" -> "that sheet"
-                noun = st.card.inputs.get(param)
+                noun = "file" if listed else st.card.inputs.get(param)
                 if not noun or _reference_phrase(noun).lower() in _VAGUE:
                     noun = _words(param) or "result"  # "that email", "that user" say more than "that result"
                 phrase = _reference_phrase(noun)

@@ -151,3 +151,35 @@ def test_a_uuid_an_earlier_listing_showed_is_referred_to_not_stated():
     # the second of a listing is no particular task: not bound, so the listing feeds nothing and asks nothing
     with pytest.raises(SynthesisDrop, match="dropped_trivial"):
         task_for(second)
+
+
+def test_a_tool_about_the_server_itself_gives_no_answer():
+    """Own fleet (tree-sitter): "register the project garden-app, then configure the server, and let me know the
+    log level" shipped; the server's settings are chatter, not the user's data."""
+    conf = _tool("configure", "Configure the server.", [], server="ts")
+    meta = _tool("get_file_metadata", "Get metadata for a file.", ["path"], server="ts")
+    assert derived_card(conf).use == "step" and derived_card(meta).use == "answer"
+    plan = Plan(id="c1", nodes=[("ts", "get_file_metadata"), ("ts", "configure")], edges=[(0, 1)], pattern="sequence")
+    a = _rec("get_file_metadata", {"path": "/tmp/firefly-world/ts/repo/README.md"},
+             json.dumps({"size": 43, "extension": ".md"}), server="ts", rid="a")
+    b = _rec("configure", {}, json.dumps({"log_level": "INFO", "cache": {"max_size_mb": 100}}), server="ts", rid="b")
+    tools = {("ts", "configure"): conf, ("ts", "get_file_metadata"): meta}
+    with pytest.raises(SynthesisDrop):  # one step left that answers: no chain
+        synthesize_task(Exploration(plan, [StepResult(0, a, [a]), StepResult(1, b, [b])], [a, b]), tools)
+
+
+def test_a_file_of_a_folder_listing_is_referred_to_by_its_place():
+    """A listing names files by their bare names ("[FILE] letter.txt"); the next call opens the full path: the
+    question says "the first file" of that folder instead of naming letter.txt, so the listing is needed."""
+    root = "/tmp/firefly-world/docs/files"
+    ls = _tool("list_directory", "Get a detailed listing of all files and directories in a specified path.",
+               ["path"], server="docs")
+    info = _tool("get_file_info", "Retrieve detailed metadata about a file.", ["path"], server="docs")
+    plan = Plan(id="l1", nodes=[("docs", "list_directory"), ("docs", "get_file_info")], edges=[(0, 1)],
+                pattern="sequence")
+    a = _rec("list_directory", {"path": root}, "[FILE] letter.txt\n[FILE] packing.md", server="docs", rid="a")
+    b = _rec("get_file_info", {"path": f"{root}/letter.txt"}, "size: 44\npermissions: 644", server="docs", rid="b")
+    task = synthesize_task(Exploration(plan, [StepResult(0, a, [a]), StepResult(1, b, [b], bound={"path": 0})],
+                                       [a, b]), {("docs", "list_directory"): ls, ("docs", "get_file_info"): info})
+    assert "letter.txt" not in task.question and "first" in task.question, task.question
+    assert task.answer.get("size") == 44 and task.provenance["bound_arguments"][0]["param"] == "path"
