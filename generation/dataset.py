@@ -15,7 +15,7 @@ from typing import Any, Iterable
 from firefly_eval.dataset_format import load_tasks, record_to_row, task_to_row
 from firefly_eval.schema import CallRecord, Task, ToolSpec
 
-__all__ = ["EmptyDatasetError", "build_dataset", "export_split", "near_duplicate_share", "ngram_overlap"]
+__all__ = ["EmptyDatasetError", "build_dataset", "export_split", "flowing_values", "near_duplicate_share", "ngram_overlap"]
 
 
 def _split_of(task: Task, test_share: float, salt: str) -> str:
@@ -252,9 +252,20 @@ def _splits(dataset_dir: Path, split: str) -> list[Task]:
     return [t for name in names for t in load_tasks(dataset_dir, name)]
 
 
+def flowing_values(task: Task) -> set[str]:
+    """The values the task's reference calls take from earlier calls (its bound arguments), as JSON."""
+    at = {cid: i for i, cid in enumerate(task.reference_calls)}
+    out: set[str] = set()
+    for b in task.provenance.get("bound_arguments") or []:
+        i = at.get(b.get("call"))
+        if i is not None and i < len(task.reference_arguments):
+            out.add(json.dumps(task.reference_arguments[i]["arguments"].get(b.get("param")), sort_keys=True))
+    return out
+
+
 def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: int | None = None,
                  chain_first: bool = False, longer_first: bool = False, max_server_share: float | None = None,
-                 verify_replay: bool = True,
+                 max_value_share: float | None = None, verify_replay: bool = True,
                  never: set[tuple[str, str]] | None = None) -> dict[str, Any]:
     """Copy one split of built datasets (with only the calls it needs) to ``out`` (e.g. the shipped set).
 
@@ -265,7 +276,9 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
     (the draw is then biased towards them, and says so in the report); with ``longer_first``, within each
     of those groups tasks of 3 or more calls come first (the paper's set has ~3.0 calls per task);
     ``max_server_share``: in that order, a task is skipped while one of its servers already has this
-    share of ``limit`` (the runs' own cap does not hold for a merge of several runs).
+    share of ``limit`` (the runs' own cap does not hold for a merge of several runs); ``max_value_share``: likewise
+    while the value one of its calls takes from an earlier call (:func:`flowing_values`) already has this share
+    (set 1.5.0: 45 of 193 tasks chained from one date, the most recent order's).
     """
     from firefly_eval.cards import load_cards
     from firefly_eval.generation.realism import needs_chain, realism
@@ -302,11 +315,16 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
         tasks = sorted(tasks, key=lambda t: (not (chain_first and needs_chain(t, by_id, cards)),
                                              longer_first and len(t.reference_calls) < 3, t.id))
         cap = max(1, int(max_server_share * limit + 0.5)) if max_server_share else len(tasks)
+        value_cap = max(1, int(max_value_share * limit + 0.5)) if max_value_share else len(tasks)
         per_server: Counter[str] = Counter()
+        per_value: Counter[str] = Counter()
         drawn: list[Task] = []
         for t in tasks:
-            if len(drawn) < limit and all(per_server[s] < cap for s in t.servers):
+            flowing = flowing_values(t)
+            if len(drawn) < limit and all(per_server[s] < cap for s in t.servers) \
+                    and all(per_value[v] < value_cap for v in flowing):
                 per_server.update(t.servers)
+                per_value.update(flowing)
                 drawn.append(t)
         tasks = drawn
     tools = list({t.key: t for d in dirs for x in (d / "tools.jsonl").read_text().splitlines() if x
@@ -332,7 +350,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                      "sample": {"limit": limit,
                                                                                 "chain_first": chain_first,
                                                                                 "longer_first": longer_first,
-                                                                                "max_server_share": max_server_share},
+                                                                                "max_server_share": max_server_share,
+                                                                                "max_value_share": max_value_share},
                                                                      "not_shipped_broken_wording": sorted(garbled),
                                                                      "not_shipped_misplaced_edit": sorted(misplaced),
                                                                      "not_shipped_decided_answer": sorted(decided),

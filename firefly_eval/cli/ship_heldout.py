@@ -23,6 +23,9 @@ def ship_heldout(run: list[Path] = typer.Option(..., "--run", help="A finished `
                                                               "shorter ones (after --chain-first)."),
                  max_server_share: float = typer.Option(0.2, help="With --limit, at most this share of the drawn "
                                                                   "tasks per server (0: no cap)."),
+                 max_value_share: float = typer.Option(0.08, help="With --limit, at most this share of the drawn "
+                                                                 "tasks chained from one value (the date of one order, "
+                                                                 "one commit; 0: no cap)."),
                  out: Path | None = typer.Option(None, help="Target (default: the package's data/heldout).")) -> None:
     """Replace the embedded held-out set with a split of a generation run (maintainers)."""
     from firefly_eval.cards import load_cards
@@ -35,6 +38,6 @@ def ship_heldout(run: list[Path] = typer.Option(..., "--run", help="A finished `
                                      param_hint="--run")
     report = export_split([r / "dataset" for r in run], split, out or shipped_path(), limit=limit,
                           chain_first=chain_first, longer_first=longer_first,
-                          max_server_share=max_server_share or None,
+                          max_server_share=max_server_share or None, max_value_share=max_value_share or None,
                           never={k for k, c in load_cards().items() if c.use == "never"})
     console.print(report["counts"], f"calls: {report['calls']}")

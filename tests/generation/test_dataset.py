@@ -115,6 +115,28 @@ def test_export_split_caps_each_servers_share_of_the_draw(tmp_path):
     assert report["sample"]["max_server_share"] == 0.2
 
 
+def test_export_split_caps_the_tasks_chained_from_one_value(tmp_path):
+    """Set 1.5.0: 45 of 193 tasks took one date (the most recent order's) from their first call."""
+    from firefly_eval.generation.dataset import export_split, flowing_values
+
+    def chained(i: int) -> Task:
+        date = "2025-12-26" if i < 30 else f"2025-01-{i - 20:02d}"
+        return _task(i, f"t{i}").model_copy(update={
+            "servers": [f"s{i}"], "reference_calls": [f"a{i}", f"b{i}"],
+            "reference_arguments": [{"server": f"s{i}", "tool": "q", "arguments": {}},
+                                    {"server": f"s{i}", "tool": "week", "arguments": {"date": date}}],
+            "provenance": {"bound_arguments": [{"call": f"b{i}", "param": "date", "from_node": 0}]}})
+
+    tasks = [chained(i) for i in range(40)]
+    assert flowing_values(tasks[0]) == {'"2025-12-26"'}
+    build_dataset(tasks, [], tmp_path / "d", test_share=0.0, verify_replay=False)
+    report = export_split(tmp_path / "d", "train", tmp_path / "cap", limit=10, max_value_share=0.2,
+                          verify_replay=False)
+    drawn = load_tasks(tmp_path / "cap", "test")
+    assert len(drawn) == 10 and sum(flowing_values(t) == {'"2025-12-26"'} for t in drawn) == 2
+    assert report["sample"]["max_value_share"] == 0.2
+
+
 def test_the_server_cap_keeps_a_small_run_and_caps_a_large_one():
     from firefly_eval.generation.pipeline import cap_server_share
 
