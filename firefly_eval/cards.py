@@ -295,6 +295,7 @@ def derived_card(tool: ToolSpec) -> ToolCard:
     req = [p for p in (schema.get("required") or []) if isinstance(p, str)]
     avoid = {_joined(n) for n in [*props, tool.name] if isinstance(n, str) and _CAMEL.match(n)}
     goal, slotted = _plain_goal(tool, req, props, avoid)
+    goal = _API_CHATTER.sub("", goal).strip() or goal  # "... with pagination support": how the API works, not a goal
     goal = goal[:1].lower() + goal[1:]
     nouns = {p: param_noun(p, avoid, (props.get(p) or {}).get("type") if isinstance(props.get(p), dict) else None)
              for p in req}
@@ -319,8 +320,18 @@ def derived_card(tool: ToolSpec) -> ToolCard:
                     use="step" if _SERVER_CHATTER.fullmatch(tool.name) else "answer",
                     inputs={p: f"the {nouns[p]}" for p in req},
                     outputs=[OutputCard(key=_ONE_LINE, name=_FIELD_NAME.sub("_", ask[4:]).strip("_")[:40] or "result",
-                                        ask=ask, refer="that " + ask[4:])],
+                                        ask=ask, refer="that " + _one_of(ask[4:]))],
                     schema_hash=schema_hash(tool))
+
+
+_API_CHATTER = re.compile(r",?\s+(?:with|and|using)\s+(?:optional\s+|full\s+)?(?:pagination|paging|filtering|filters|"
+                          r"sorting)(?:\s+(?:support|options|and\s+(?:filtering|sorting|pagination)))?(?=[.,;]|$)",
+                          re.IGNORECASE)
+
+
+def _one_of(listed: str) -> str:
+    """What a later step refers to in a listing of names: one of them ("collection names" -> "collection")."""
+    return re.sub(r"\s+(?:names|ids|identifiers|titles|keys)$", "", listed) or listed
 
 
 # tools about the server itself, not the user's data: its settings, cache, health or version (issue 17: server

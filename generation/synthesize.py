@@ -661,6 +661,7 @@ def _choose_answers(steps: list[_Step], sinks: set[int], max_fields: int,
     n_fields = 0
     asked: set[str] = set()
     given: set[tuple[str, str]] = set()
+    counts_given: set[str] = set()
     trivial_only = False
     for st in order:
         if st.card.use != "answer":
@@ -676,6 +677,11 @@ def _choose_answers(steps: list[_Step], sinks: set[int], max_fields: int,
                 continue
             if (o.name, normalize_text(str(v))) in given:  # the same fact twice, asked two ways
                 continue
+            counted = isinstance(v, int) and not isinstance(v, bool) and bool(_COUNT.search(f"{o.name} {o.key}"))
+            if counted and normalize_text(str(v)) in counts_given:
+                continue  # "the count and the number of documents" of one collection: one count, asked twice
+            if counted:
+                counts_given.add(normalize_text(str(v)))
             given.add((o.name, normalize_text(str(v))))
             ask = _fill(o.ask, st)
             if ask in asked:  # two fields asked the same way would be ambiguous

@@ -145,6 +145,8 @@ def extract_values(result: dict[str, Any], lists: str | None = None) -> dict[str
                 walk(key, x, depth + 1)
         elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
             c = param_concept(key) if key else None
+            if c == "entity" and key.lower().startswith("observation"):
+                c = "text"  # what is known of an entity ("keeps a vegetable garden") is no entity's name
             if c is None and lists and key in ("", "name", "title") and isinstance(v, str):
                 c = lists
             if c and v not in out[c]:
