@@ -381,8 +381,11 @@ class ValueBank:
             kinds = _kinds(f"{name.replace('_', ' ')} {schema.get('description', '')}")
             own = self.own_files.get(server, [])
             out.extend([f for f in own if f.lower().endswith(tuple(kinds))] if kinds else own[:3])
-        if disc and not (typ == "array" or typ == "object"):
-            out.extend(disc[:3])  # what the server's own listings returned
+        ranged = (name.lower() in _RANGE_PARAMS or name.lower().endswith("_range")
+                  or "a1 notation" in str(schema.get("description", "")).lower()) \
+            and bool(_SPREADSHEET.search(f"{tool} {context[:400]} {schema.get('description', '')}"))
+        if disc and not (typ == "array" or typ == "object") and not (ranged and not world):
+            out.extend(disc[:3])  # what the server's own listings returned (a sheet's name is no cell range)
         for ex in schema.get("examples", []) or []:
             out.append(ex)
         # examples written into the description ("e.g. 'A1:D20'")
