@@ -303,10 +303,12 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
         tasks = [t for t in tasks if not any(tuple(k) in never for k in t.tools)]
     garbled = {t.id for t in tasks  # written before these checks (or before the card's wording changed)
                if broken_wording(t) or ambiguous_references(t) or unordered_references(t, cards)}
-    misplaced = {t.id for t in tasks if misplaced_edits(t) or files_as_folders(t, cards) or repeated_steps(t)}
+    misplaced = {t.id for t in tasks if misplaced_edits(t)}
+    as_folders = {t.id for t in tasks if files_as_folders(t, cards)}
+    repeated = {t.id for t in tasks if repeated_steps(t)}
     decided = {t.id for t in tasks if decided_answers(t, cards)}  # a card's decided_by written after the task
     unlocated = {t.id for t in tasks if hidden_paths(t)}  # synthesis said where such files are only later
-    tasks = [t for t in tasks if t.id not in garbled | misplaced | decided | unlocated]
+    tasks = [t for t in tasks if t.id not in garbled | misplaced | as_folders | repeated | decided | unlocated]
     calls = list({c.id: c for d in dirs for c in read_records(d / "calls")}.values())
     dataset_dir = dirs[0]
     if limit is not None and len(tasks) > limit:
@@ -354,6 +356,8 @@ def export_split(dataset_dir: Path | list[Path], split: str, out: Path, limit: i
                                                                                 "max_value_share": max_value_share},
                                                                      "not_shipped_broken_wording": sorted(garbled),
                                                                      "not_shipped_misplaced_edit": sorted(misplaced),
+                                                                     "not_shipped_file_as_folder": sorted(as_folders),
+                                                                     "not_shipped_repeated_step": sorted(repeated),
                                                                      "not_shipped_decided_answer": sorted(decided),
                                                                      "not_shipped_unlocated_file": sorted(unlocated)})
     if built["counts"].get("test", 0) != len(tasks):  # the dataset replay dropped some: measure what shipped
