@@ -23,9 +23,9 @@ def ship_heldout(run: list[Path] = typer.Option(..., "--run", help="A finished `
                                                               "shorter ones (after --chain-first)."),
                  max_server_share: float = typer.Option(0.2, help="With --limit, at most this share of the drawn "
                                                                   "tasks per server (0: no cap)."),
-                 max_value_share: float = typer.Option(0.08, help="With --limit, at most this share of the drawn "
-                                                                 "tasks chained from one value (the date of one order, "
-                                                                 "one commit; 0: no cap)."),
+                 max_value_share: float = typer.Option(0.0, help="With --limit, at most this share of the drawn "
+                                                                "tasks chained from one value (the date of one order, "
+                                                                "one commit; 0: no cap, the shipped set's setting)."),
                  out: Path | None = typer.Option(None, help="Target (default: the package's data/heldout).")) -> None:
     """Replace the embedded held-out set with a split of a generation run (maintainers)."""
     from firefly_eval.cards import load_cards
